@@ -1,0 +1,140 @@
+"""The tf.data pipeline on real CMP Facades images (read here with PIL)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from segwgan.configs import data as data_config
+from segwgan.data import pipeline
+
+IDS = ("cmp_b0001", "cmp_b0002", "cmp_b0003")
+
+
+@pytest.fixture(scope="module")
+def examples(shared_data):
+  out = []
+  for i in IDS:
+    base = shared_data / "cmp_facades" / "base" / i
+    image = np.array(Image.open(f"{base}.jpg").convert("RGB"))
+    label = np.array(Image.open(f"{base}.png"))[..., None] - 1
+    out.append((image, label.astype(np.uint8), i))
+  return out
+
+
+def raw_dataset(examples):
+  def gen():
+    for image, label, i in examples:
+      yield {"image": image, "label": label, "id": i}
+  return tf.data.Dataset.from_generator(gen, output_signature={
+      "image": tf.TensorSpec([None, None, 3], tf.uint8),
+      "label": tf.TensorSpec([None, None, 1], tf.uint8),
+      "id": tf.TensorSpec([], tf.string)})
+
+
+def train_config(**kw):
+  base = dict(is_training=True, output_size=[96, 128], global_batch_size=2,
+              shuffle_buffer_size=4, seed=7, deterministic=True)
+  base.update(kw)
+  return data_config.DataConfig(**base)
+
+
+def first_batches(examples, config, n=2):
+  ds = pipeline.build(raw_dataset(examples), config)
+  return [tf.nest.map_structure(lambda t: t.numpy(), b) for b in ds.take(n)]
+
+
+def test_train_batch_shapes_dtypes_and_ranges(examples):
+  features, labels = first_batches(examples, train_config())[0]
+  assert features["image"].shape == (2, 96, 128, 3)
+  assert features["image"].dtype == np.float32
+  assert features["image_gan"].shape == (2, 96, 128, 3)
+  assert features["image_gan"].min() >= -1.0
+  assert features["image_gan"].max() <= 1.0
+  assert labels["masks"].shape == (2, 96, 128, 1)
+  assert labels["masks"].dtype == np.int32
+  assert set(np.unique(labels["masks"])) <= set(range(12)) | {255}
+  np.testing.assert_array_equal(labels["valid_masks"], labels["masks"] != 255)
+  assert labels["image_info"].shape == (2, 4, 2)
+
+
+def test_segmenter_normalisation_follows_config(examples):
+  config = train_config(aug_rand_hflip=False)
+  config.image_feature.mean = list(data_config.MINUS_ONE_ONE_MEAN)
+  config.image_feature.stddev = list(data_config.MINUS_ONE_ONE_STDDEV)
+  features, _ = first_batches(examples, config, n=1)[0]
+  np.testing.assert_allclose(features["image"], features["image_gan"],
+                             atol=1e-5)
+
+
+def test_same_seed_same_batches_other_seed_differs(examples):
+  a = first_batches(examples, train_config(seed=3))
+  b = first_batches(examples, train_config(seed=3))
+  c = first_batches(examples, train_config(seed=4))
+  for x, y in zip(a, b):
+    np.testing.assert_array_equal(x[0]["image"], y[0]["image"])
+    np.testing.assert_array_equal(x[1]["masks"], y[1]["masks"])
+  assert any(not np.array_equal(x[0]["image"], z[0]["image"])
+             for x, z in zip(a, c))
+
+
+def test_unit_scale_crop_larger_than_image_keeps_every_pixel(examples):
+  image, label, _ = examples[0]
+  h, w = label.shape[:2]
+  config = train_config(output_size=[h + 9, w + 13], aug_scale_min=1.0,
+                        aug_scale_max=1.0, aug_rand_hflip=False,
+                        global_batch_size=1, shuffle_buffer_size=1)
+  features, labels = first_batches(examples[:1], config, n=1)[0]
+  masks = labels["masks"][0, ..., 0]
+  valid = masks != 255
+  assert valid.sum() == h * w  # the whole picture is inside, padding is 255
+  ys, xs = np.nonzero(valid)
+  y0, x0 = ys.min(), xs.min()
+  np.testing.assert_array_equal(masks[y0:y0 + h, x0:x0 + w], label[..., 0])
+  pixels = (features["image_gan"][0, y0:y0 + h, x0:x0 + w] + 1.0) * 127.5
+  np.testing.assert_allclose(pixels, image, atol=0.01)
+
+
+def test_flip_mirrors_image_and_label_together(examples):
+  image, label, _ = examples[0]
+  h, w = label.shape[:2]
+  seen = set()
+  for seed in range(8):
+    config = train_config(output_size=[h, w], aug_scale_min=1.0,
+                          aug_scale_max=1.0, global_batch_size=1,
+                          shuffle_buffer_size=1, seed=seed)
+    _, labels = first_batches(examples[:1], config, n=1)[0]
+    masks = labels["masks"][0, ..., 0]
+    if np.array_equal(masks, label[..., 0]):
+      seen.add("plain")
+    elif np.array_equal(masks, label[:, ::-1, 0]):
+      seen.add("flipped")
+    else:
+      pytest.fail(f"seed {seed}: label is neither the original nor its mirror")
+  assert seen == {"plain", "flipped"}
+
+
+def test_random_scale_keeps_label_values(examples):
+  config = train_config(output_size=[64, 64], aug_scale_min=0.5,
+                        aug_scale_max=2.0)
+  for features, labels in first_batches(examples, config, n=3):
+    scales = labels["image_info"][:, 2, 0]
+    assert np.all((scales >= 0.5) & (scales <= 2.0))
+  allowed = set(np.unique(np.concatenate([e[1].ravel() for e in examples])))
+  assert set(np.unique(labels["masks"])) <= allowed | {255}
+
+
+def test_eval_resizes_pads_and_records_original_size(examples):
+  config = data_config.DataConfig(is_training=False, global_batch_size=2,
+                                  resize_long_side=256, output_size=[256, 256])
+  ds = pipeline.build(raw_dataset(examples), config)
+  features, labels = next(iter(ds))
+  info = labels["image_info"].numpy()
+  for k, (image, label, _) in enumerate(examples[:2]):
+    h, w = label.shape[:2]
+    np.testing.assert_allclose(info[k, 0], [h, w])
+    assert max(info[k, 1]) == 256
+    np.testing.assert_allclose(info[k, 2], 256 / max(h, w), rtol=1e-6)
+    # Labels keep their full resolution (padded to the batch's largest).
+    np.testing.assert_array_equal(labels["masks"][k, :h, :w, 0], label[..., 0])
+    assert np.all(labels["masks"][k, h:, :, 0] == 255)
+  assert features["image"].shape[1:] == (256, 256, 3)
