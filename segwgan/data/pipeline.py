@@ -155,11 +155,17 @@ def _options(config: data_config.DataConfig) -> tf.data.Options:
 
 
 def build(raw: tf.data.Dataset, config: data_config.DataConfig,
-          input_context: Optional[tf.distribute.InputContext] = None
-          ) -> tf.data.Dataset:
-  """Batches `raw` examples for training (`config.is_training`) or eval."""
+          input_context: Optional[tf.distribute.InputContext] = None,
+          start_step: int = 0) -> tf.data.Dataset:
+  """Batches `raw` examples for training (`config.is_training`) or eval.
+
+  `start_step` resumes a training stream: the batches of the first
+  `start_step` global steps are skipped before any decoding or augmentation.
+  """
   batch_size = config.global_batch_size
+  elements_per_step = batch_size
   if input_context:
+    elements_per_step = batch_size // input_context.num_input_pipelines
     batch_size = input_context.get_per_replica_batch_size(batch_size)
     if config.sharding and input_context.num_input_pipelines > 1:
       raw = raw.shard(input_context.num_input_pipelines,
@@ -174,7 +180,7 @@ def build(raw: tf.data.Dataset, config: data_config.DataConfig,
     if config.shuffle_buffer_size > 1:
       raw = raw.shuffle(config.shuffle_buffer_size, seed=config.seed,
                         reshuffle_each_iteration=True)
-    ds = raw.repeat().enumerate().map(
+    ds = raw.repeat().enumerate().skip(start_step * elements_per_step).map(
         lambda i, ex: train_transform(i, ex, config),
         num_parallel_calls=autotune)
     ds = ds.batch(batch_size, drop_remainder=True)

@@ -138,3 +138,13 @@ def test_eval_resizes_pads_and_records_original_size(examples):
     np.testing.assert_array_equal(labels["masks"][k, :h, :w, 0], label[..., 0])
     assert np.all(labels["masks"][k, h:, :, 0] == 255)
   assert features["image"].shape[1:] == (256, 256, 3)
+
+
+def test_start_step_resumes_the_exact_stream(examples):
+  config = train_config(global_batch_size=2, shuffle_buffer_size=3)
+  full = first_batches(examples, config, n=5)
+  ds = pipeline.build(raw_dataset(examples), config, start_step=3)
+  resumed = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in ds.take(2)]
+  for want, got in zip(full[3:], resumed):
+    np.testing.assert_array_equal(want[0]["image"], got[0]["image"])
+    np.testing.assert_array_equal(want[1]["masks"], got[1]["masks"])
