@@ -1,0 +1,47 @@
+"""Atomic file and directory writes: a crash never leaves half an artifact."""
+import contextlib
+import os
+import pathlib
+import shutil
+import tempfile
+
+
+def atomic_write_text(path, text: str) -> None:
+  """Writes `text` to a temporary file beside `path`, then renames it."""
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    pathlib.Path(tmp).unlink(missing_ok=True)
+    raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path):
+  """Yields a temporary directory that replaces `path` only on success.
+
+  The previous `path` (if any) stays in place until the new one is complete;
+  on failure the temporary directory is removed and `path` is untouched.
+  """
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+  try:
+    yield tmp
+    old = None
+    if path.exists():
+      old = path.with_name(f".{path.name}.old")
+      shutil.rmtree(old, ignore_errors=True)
+      os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+      shutil.rmtree(old, ignore_errors=True)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
