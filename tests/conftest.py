@@ -25,3 +25,27 @@ def shared_data() -> pathlib.Path:
 def shared_weights() -> pathlib.Path:
   """../shared/weights: Google-trained TFLite DeepLab / MobileNetV2 models."""
   return _require(SHARED / "weights", "shared pretrained weights")
+
+
+def cmp_raw_dataset(shared_data_dir: pathlib.Path, n: int = 4):
+  """A raw-example tf.data.Dataset of the first `n` real CMP Facades images,
+  read with PIL (no TFDS preparation), in `registry.load_raw`'s format."""
+  import numpy as np
+  import tensorflow as tf
+  from PIL import Image
+
+  items = []
+  for k in range(1, n + 1):
+    base = shared_data_dir / "cmp_facades" / "base" / f"cmp_b{k:04d}"
+    image = np.array(Image.open(f"{base}.jpg").convert("RGB"))
+    label = (np.array(Image.open(f"{base}.png")) - 1).astype(np.uint8)
+    items.append((image, label[..., None], base.name))
+
+  def gen():
+    for image, label, i in items:
+      yield {"image": image, "label": label, "id": i}
+
+  return tf.data.Dataset.from_generator(gen, output_signature={
+      "image": tf.TensorSpec([None, None, 3], tf.uint8),
+      "label": tf.TensorSpec([None, None, 1], tf.uint8),
+      "id": tf.TensorSpec([], tf.string)})

@@ -1,0 +1,188 @@
+"""Stage-1 and stage-2 task configs and the registered experiments.
+
+One experiment per (stage, dataset, size): ``stage1_<dataset>_<size>`` trains
+G and D, ``stage2_<dataset>_<size>`` fine-tunes DeepLabv3 (``task.variant``:
+deeplabv3 | seggan | segwgan). Sizes:
+
+* ``paper``: the paper's setting (section 4.2): dilated ResNet-101 DeepLabv3,
+  output stride 16, 512 crops (513 in TF DeepLab; G needs a multiple of 16),
+  batch 8, Adam 5e-4 in stage 2, batch norm frozen; eval on whole images.
+* ``cpu``: what 2 CPU cores can train: TF DeepLab's MobileNetV2 width 0.5
+  converted from the Google-trained TFLite model
+  (`tools/convert_tflite_checkpoint.py`), images resized to a long side of
+  512 (StanfordBG: 320), 256 crops (StanfordBG: 224), narrower G and D.
+"""
+import dataclasses
+from typing import List, Union
+
+from official.core import config_definitions as cfg
+from official.core import exp_factory
+from official.modeling import optimization
+
+from segwgan.configs import data as data_config
+from segwgan.configs import gan
+from segwgan.configs import models
+
+DATASETS = ("cmp_facades", "stanford_background", "pascal_voc2012", "ade20k",
+            "cityscapes")
+SIZES = ("paper", "cpu")
+EXPERIMENTS: List[str] = []
+
+# What --gan_loss implies for stage 1 (applied before config files/overrides).
+# WGAN follows Arjovsky et al.: 5 critic steps, clipping, RMSprop 5e-5 for the
+# critic; WGAN-GP follows Gulrajani et al.: Adam(1e-4, 0.5, 0.9), no clipping.
+GAN_LOSS_PRESETS = {
+    "gan": {"task": {"gan_loss": "gan", "critic_steps": 1}},
+    "wgan": {"task": {
+        "gan_loss": "wgan", "critic_steps": 5, "clip_value": 0.01,
+        "critic_optimizer": {
+            "optimizer": {"type": "rmsprop"},
+            "learning_rate": {"type": "constant",
+                              "constant": {"learning_rate": 5e-5}}}}},
+    "wgan_gp": {"task": {
+        "gan_loss": "wgan_gp", "critic_steps": 5,
+        "critic_optimizer": {
+            "optimizer": {"type": "adam",
+                          "adam": {"beta_1": 0.5, "beta_2": 0.9}},
+            "learning_rate": {"type": "constant",
+                              "constant": {"learning_rate": 1e-4}}}}},
+}
+
+
+def adam(learning_rate: float, beta_1: float = 0.9
+         ) -> optimization.OptimizationConfig:
+  return optimization.OptimizationConfig({
+      "optimizer": {"type": "adam", "adam": {"beta_1": beta_1}},
+      "learning_rate": {"type": "constant",
+                        "constant": {"learning_rate": learning_rate}}})
+
+
+@dataclasses.dataclass
+class GanTask(cfg.TaskConfig):
+  """Stage 1 (Eq. 7-13, 16): G and D on ground-truth maps.
+
+  Attributes:
+    gan_loss: gan (log loss, Eq. 1/5/7) | wgan (Eq. 6/8, clipping) | wgan_gp.
+    l1_weight: the 100 of Eq. 16.
+    critic_steps: critic updates per generator update.
+    clip_value: WGAN weight clipping bound.
+    gp_weight: WGAN-GP gradient penalty weight.
+    critic_optimizer: D's optimizer (G's is the trainer's optimizer_config).
+  """
+  generator: gan.GeneratorConfig = dataclasses.field(
+      default_factory=gan.GeneratorConfig)
+  critic: gan.CriticConfig = dataclasses.field(default_factory=gan.CriticConfig)
+  gan_loss: str = "gan"
+  l1_weight: float = 100.0
+  critic_steps: int = 1
+  clip_value: float = 0.01
+  gp_weight: float = 10.0
+  critic_optimizer: optimization.OptimizationConfig = dataclasses.field(
+      default_factory=lambda: adam(2e-4, beta_1=0.5))
+  train_data: data_config.DataConfig = dataclasses.field(
+      default_factory=data_config.DataConfig)
+  validation_data: data_config.DataConfig = dataclasses.field(
+      default_factory=data_config.DataConfig)
+
+
+@dataclasses.dataclass
+class SegTask(cfg.TaskConfig):
+  """Stage 2 (Eq. 2-6, 14-15): DeepLabv3 with the frozen G and D.
+
+  Attributes:
+    model: the segmenter (a Model Garden segmentation model config).
+    variant: deeplabv3 (CE only) | seggan (Eq. 5) | segwgan (Eq. 6).
+    gan_model_dir: the stage-1 model_dir: its params.yaml gives G's and D's
+      configs and its latest checkpoint their weights.
+    lambda_content, lambda_adversarial: lambda_1 and lambda_2 of Eq. 2.
+    fine_tune_batch_norm: False freezes batch-norm statistics (the paper).
+    init_checkpoint_modules: 'all' or a subset of backbone, decoder.
+  """
+  model: models.SegmenterModel = dataclasses.field(
+      default_factory=models.SegmenterModel)
+  variant: str = "segwgan"
+  gan_model_dir: str = ""
+  lambda_content: float = 0.1
+  lambda_adversarial: float = 0.1
+  fine_tune_batch_norm: bool = False
+  init_checkpoint_modules: Union[str, List[str]] = "all"
+  train_data: data_config.DataConfig = dataclasses.field(
+      default_factory=data_config.DataConfig)
+  validation_data: data_config.DataConfig = dataclasses.field(
+      default_factory=data_config.DataConfig)
+
+
+def _size_settings(dataset: str, size: str) -> dict:
+  """Crop, resize and network widths per (dataset, size)."""
+  if size == "paper":
+    crop = [768, 768] if dataset == "cityscapes" else [512, 512]
+    return dict(preset="deeplabv3_resnet101", crop=crop, long_side=0,
+                eval_batch=1, gan_filters=64, train_steps=30000)
+  small = dataset == "stanford_background"
+  return dict(preset="tf_deeplab_mnv2_dm05_os8",
+              crop=[224, 224] if small else [256, 256],
+              long_side=320 if small else 512, eval_batch=1, gan_filters=32,
+              train_steps=2000)
+
+
+def _data(dataset: str, settings: dict, preset: str, training: bool
+          ) -> data_config.DataConfig:
+  mean, stddev = models.input_normalization(preset)
+  config = data_config.DataConfig(
+      dataset=dataset, split="train" if training else "val",
+      is_training=training, global_batch_size=8 if training else
+      settings["eval_batch"], output_size=settings["crop"] if training else [],
+      resize_long_side=settings["long_side"], drop_remainder=training)
+  config.image_feature.mean = mean
+  config.image_feature.stddev = stddev
+  return config
+
+
+def _trainer(settings: dict, optimizer: optimization.OptimizationConfig
+             ) -> cfg.TrainerConfig:
+  return cfg.TrainerConfig(
+      optimizer_config=optimizer, train_steps=settings["train_steps"],
+      checkpoint_interval=100, validation_interval=500, summary_interval=20,
+      max_to_keep=3)
+
+
+def stage1(dataset: str, size: str) -> cfg.ExperimentConfig:
+  settings = _size_settings(dataset, size)
+  preset = settings["preset"]
+  filters = settings["gan_filters"]
+  task = GanTask(
+      generator=gan.GeneratorConfig(base_filters=filters),
+      critic=gan.CriticConfig(base_filters=filters),
+      train_data=_data(dataset, settings, preset, True),
+      validation_data=_data(dataset, settings, preset, False))
+  return cfg.ExperimentConfig(
+      task=task, trainer=_trainer(settings, adam(2e-4, beta_1=0.5)),
+      runtime=cfg.RuntimeConfig(mixed_precision_dtype="float32"))
+
+
+def stage2(dataset: str, size: str) -> cfg.ExperimentConfig:
+  settings = _size_settings(dataset, size)
+  preset = settings["preset"]
+  p = models.get_preset(preset)
+  task = SegTask(
+      model=models.model_config(preset, dataset),
+      init_checkpoint=p.init_checkpoint,
+      init_checkpoint_modules=list(p.init_checkpoint_modules) or "all",
+      train_data=_data(dataset, settings, preset, True),
+      validation_data=_data(dataset, settings, preset, False))
+  return cfg.ExperimentConfig(
+      task=task, trainer=_trainer(settings, adam(5e-4)),
+      runtime=cfg.RuntimeConfig(mixed_precision_dtype="float32"))
+
+
+def _register(name: str, factory) -> None:
+  exp_factory.register_config_factory(name)(factory)
+  EXPERIMENTS.append(name)
+
+
+for _dataset in DATASETS:
+  for _size in SIZES:
+    _register(f"stage1_{_dataset}_{_size}",
+              lambda d=_dataset, s=_size: stage1(d, s))
+    _register(f"stage2_{_dataset}_{_size}",
+              lambda d=_dataset, s=_size: stage2(d, s))

@@ -1,0 +1,130 @@
+"""What both stages share: precision, strategy, checkpoints/resume and `fit`.
+
+A trainer is a `tf_keras.Model` with a custom `train_step`, an int64 `step`
+variable it increments, and its optimizers as attributes, so one
+`tf.train.Checkpoint(trainer=...)` holds weights, optimizer state and the step.
+The data position is the step: the input stream is deterministic and resumes
+by skipping `step` batches (see `segwgan.data.pipeline.build`).
+"""
+import math
+import os
+from typing import Callable, List, Optional
+
+import tensorflow as tf
+import tf_keras
+from absl import logging
+from official.common import distribute_utils
+from official.modeling import performance
+
+from segwgan.training import callbacks as callbacks_lib
+
+PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16,
+              "float16": tf.float16}
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def set_precision(precision: str) -> None:
+  """Sets the global Keras policy: float32, mixed_bfloat16 or mixed_float16."""
+  if precision not in PRECISIONS:
+    raise ValueError(f"--mixed_precision must be one of {list(PRECISIONS)}, "
+                     f"got {precision!r}")
+  performance.set_mixed_precision_policy(PRECISIONS[precision])
+
+
+def wrap_optimizer(optimizer, precision: str):
+  """Adds dynamic loss scaling for float16 (no-op otherwise)."""
+  return performance.configure_optimizer(
+      optimizer, use_float16=precision == "float16")
+
+
+def get_strategy(name: str) -> tf.distribute.Strategy:
+  """default | mirrored (all local devices) | multi_worker (TF_CONFIG)."""
+  if name not in STRATEGIES:
+    raise ValueError(f"--strategy must be one of {list(STRATEGIES)}, got "
+                     f"{name!r}")
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  return distribute_utils.get_distribution_strategy("multi_worker_mirrored")
+
+
+def minimize(optimizer, tape: tf.GradientTape, loss, variables) -> None:
+  """Applies d(loss)/d(variables), with loss scaling under float16."""
+  scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+  if scaled:
+    loss = optimizer.get_scaled_loss(loss)
+  grads = tape.gradient(loss, variables)
+  if scaled:
+    grads = optimizer.get_unscaled_gradients(grads)
+  optimizer.apply_gradients(zip(grads, variables))
+
+
+def global_mean(per_example):
+  """The mean over the global batch, the same on every replica."""
+  local = tf.nn.compute_average_loss(tf.cast(per_example, tf.float32))
+  return tf.distribute.get_replica_context().all_reduce(
+      tf.distribute.ReduceOp.SUM, local)
+
+
+def restore_latest(checkpoint: tf.train.Checkpoint,
+                   manager: tf.train.CheckpointManager) -> Optional[str]:
+  """Restores the newest readable checkpoint; older ones if it is corrupt."""
+  for path in reversed(manager.checkpoints):
+    try:
+      checkpoint.restore(path).expect_partial()
+    except (tf.errors.OpError, ValueError) as e:
+      logging.warning("checkpoint %s is unreadable (%s); trying the previous "
+                      "one", path, str(e).splitlines()[0])
+      continue
+    logging.info("resumed from %s", path)
+    return path
+  return None
+
+
+def fit(trainer: tf_keras.Model,
+        dataset_fn: Callable[[tf.distribute.InputContext, int], tf.data.Dataset],
+        *, model_dir: str, train_steps: int, checkpoint_interval: int,
+        callbacks: List[tf_keras.callbacks.Callback], max_to_keep: int = 3
+        ) -> int:
+  """Trains `trainer` to `train_steps`, resuming from `model_dir` if possible.
+
+  Each Keras epoch is `checkpoint_interval` steps and ends with a checkpoint,
+  so a killed run loses at most one interval and replays it exactly.
+
+  Returns:
+    The step reached.
+  """
+  if train_steps % checkpoint_interval:
+    raise ValueError(f"train_steps ({train_steps}) must be a multiple of "
+                     f"checkpoint_interval ({checkpoint_interval})")
+  checkpoint = tf.train.Checkpoint(trainer=trainer)
+  manager = tf.train.CheckpointManager(checkpoint, model_dir,
+                                       max_to_keep=max_to_keep)
+  restore_latest(checkpoint, manager)
+  start = int(trainer.step.numpy())
+  if start >= train_steps:
+    logging.info("%s already holds step %d >= %d: nothing to train", model_dir,
+                 start, train_steps)
+    return start
+  data = tf_keras.utils.experimental.DatasetCreator(
+      lambda ctx: dataset_fn(ctx, start))
+  trainer.fit(data, steps_per_epoch=checkpoint_interval,
+              epochs=train_steps // checkpoint_interval,
+              initial_epoch=start // checkpoint_interval, verbose=0,
+              callbacks=[callbacks_lib.NanGuard(), *callbacks,
+                         callbacks_lib.Checkpointing(manager)])
+  return int(trainer.step.numpy())
+
+
+def best_manager(trainer: tf_keras.Model, model_dir: str
+                 ) -> tf.train.CheckpointManager:
+  """Keeps the single best checkpoint under `model_dir/best`."""
+  return tf.train.CheckpointManager(tf.train.Checkpoint(trainer=trainer),
+                                    os.path.join(model_dir, "best"),
+                                    max_to_keep=1)
+
+
+def epochs_between(interval_steps: int, checkpoint_interval: int) -> int:
+  """A step interval expressed in Keras epochs (at least one)."""
+  return max(1, math.ceil(interval_steps / checkpoint_interval))

@@ -1,0 +1,96 @@
+"""Stage 2: fine-tune DeepLabv3 with the frozen G and D as a learned loss.
+
+Eq. 14: p_seg = segmenter(I); Eq. 2: l = l_S + 0.1 l_C + 0.1 l_A with
+Eq. 3 (cross-entropy), Eq. 4 (L1 between I and G(p_seg)) and Eq. 5 / 6 (the
+adversarial term); Eq. 15: only the segmenter's weights are updated, but the
+gradients of l_C and l_A reach them *through* G and D.
+"""
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from segwgan import losses
+from segwgan.training import maps
+from segwgan.training import runner
+
+VARIANTS = ("deeplabv3", "seggan", "segwgan")
+
+
+class SegTrainer(tf_keras.Model):
+  """DeepLabv3 (CE only), SegGAN (GAN loss) or SegWGAN (WGAN loss)."""
+
+  def __init__(self, segmenter, generator=None, critic=None, *,
+               variant: str, palette: np.ndarray,
+               lambda_content: float = 0.1, lambda_adversarial: float = 0.1,
+               fine_tune_batch_norm: bool = False):
+    super().__init__()
+    if variant not in VARIANTS:
+      raise ValueError(f"--variant must be one of {list(VARIANTS)}, got "
+                       f"{variant!r}")
+    if variant != "deeplabv3" and (generator is None or critic is None):
+      raise ValueError(f"variant {variant!r} needs the stage-1 generator and "
+                       "critic")
+    self.segmenter = segmenter
+    self.variant = variant
+    self.palette = palette
+    self.lambda_content = lambda_content
+    self.lambda_adversarial = lambda_adversarial
+    self.fine_tune_batch_norm = fine_tune_batch_norm
+    self.generator = generator
+    self.critic = critic
+    for frozen in (generator, critic):
+      if frozen is not None:
+        frozen.trainable = False
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+
+  def compile(self, optimizer, **kwargs):
+    super().compile(**kwargs)
+    self.seg_optimizer = optimizer
+
+  def call(self, images, training=False):
+    return self.segmenter(images, training=training)
+
+  def adversarial_loss(self, score):
+    """l_A: Eq. 5 for SegGAN, Eq. 6 for SegWGAN."""
+    if self.variant == "seggan":
+      return losses.adversarial_loss_gan(score)
+    return losses.adversarial_loss_wgan(score)
+
+  def train_step(self, data):
+    features, labels = data
+    valid = labels["valid_masks"]
+    with tf.GradientTape() as tape:
+      # Batch-norm statistics stay frozen unless fine_tune_batch_norm.
+      logits = self.segmenter(features["image"],
+                              training=self.fine_tune_batch_norm)
+      segmentation = losses.segmentation_loss(labels["masks"], logits)
+      logs = {"segloss": segmentation}
+      total = segmentation
+      if self.variant != "deeplabv3":
+        real = tf.cast(features["image_gan"], tf.float32)
+        probabilities = maps.prediction_map(logits, valid)
+        reconstruction = self.generator(probabilities, training=False)
+        content = losses.content_loss(real, reconstruction, valid)
+        adversarial = self.adversarial_loss(
+            self.critic([probabilities, reconstruction], training=False))
+        total = losses.segmenter_loss(segmentation, content, adversarial,
+                                      self.lambda_content,
+                                      self.lambda_adversarial)
+        logs.update(closs=content, aloss=adversarial,
+                    gloss=losses.generator_loss(content, adversarial))
+      loss = tf.nn.compute_average_loss(total)
+    runner.minimize(self.seg_optimizer, tape, loss,
+                    self.segmenter.trainable_variables)
+    self.step.assign_add(1)
+    logs["loss"] = total
+    return {name: runner.global_mean(value) for name, value in logs.items()}
+
+  def visualise(self, features, labels):
+    """input | ground truth | prediction (| G's reconstruction of it)."""
+    logits = self.segmenter(features["image"], training=False)
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    columns = [labels["masks"][..., 0], predictions]
+    if self.generator is not None:
+      columns.append(self.generator(
+          maps.prediction_map(logits, labels["valid_masks"]), training=False))
+    return maps.panel(self.palette, features["image_gan"], *columns)

@@ -1,0 +1,194 @@
+"""Stage 1 and stage 2 from an experiment config: models, inputs, run.
+
+The tools (`tools/train_gan.py`, `tools/train_seg.py`) only parse flags and
+call `train_stage1` / `train_stage2`.
+"""
+import os
+from typing import Callable
+
+import tensorflow as tf
+import yaml
+from absl import logging
+from official.core import config_definitions as cfg
+from official.modeling import optimization
+
+from segwgan import io_utils
+from segwgan.configs import data as data_config
+from segwgan.configs import experiments
+from segwgan.data import labels
+from segwgan.data import pipeline
+from segwgan.data import registry
+from segwgan.evaluation import inference
+from segwgan.evaluation import metrics
+from segwgan.modeling import critic as critic_lib
+from segwgan.modeling import generator as generator_lib
+from segwgan.modeling import segmenter as segmenter_lib
+from segwgan.training import callbacks
+from segwgan.training import gan_model
+from segwgan.training import runner
+from segwgan.training import seg_model
+
+PARAMS_FILE = "params.yaml"
+# The stage-1 loss each stage-2 variant needs.
+VARIANT_GAN_LOSSES = {"seggan": ("gan",), "segwgan": ("wgan", "wgan_gp")}
+
+
+def raw_examples(data: data_config.DataConfig) -> tf.data.Dataset:
+  """The split's decoded examples (prepared and validated on first use)."""
+  return registry.load_raw(
+      data.dataset, data.split, source_dir=data.source_dir or None,
+      tfds_dir=data.tfds_data_dir or os.path.expanduser(
+          "~/tensorflow_datasets"),
+      split_seed=data.split_seed, val_fraction=data.val_fraction)
+
+
+def dataset_fn(data: data_config.DataConfig
+               ) -> Callable[[tf.distribute.InputContext, int], tf.data.Dataset]:
+  """(input_context, start_step) -> the pipeline's batches."""
+  raw = raw_examples(data)
+  return lambda ctx, start: pipeline.build(raw, data, ctx, start)
+
+
+def build_optimizer(config: optimization.OptimizationConfig, precision: str):
+  factory = optimization.OptimizerFactory(config)
+  return runner.wrap_optimizer(
+      factory.build_optimizer(factory.build_learning_rate()), precision)
+
+
+def save_params(params: cfg.ExperimentConfig, model_dir: str) -> None:
+  io_utils.atomic_write_text(os.path.join(model_dir, PARAMS_FILE),
+                             yaml.safe_dump(params.as_dict(), sort_keys=True))
+
+
+def _sample_batch(params: cfg.ExperimentConfig, n: int = 4):
+  """A fixed batch of validation images, cropped like training images."""
+  data = params.task.train_data.replace(
+      split=params.task.validation_data.split, global_batch_size=n,
+      shuffle_buffer_size=1, aug_scale_min=1.0, aug_scale_max=1.0,
+      aug_rand_hflip=False)
+  return next(iter(pipeline.build(raw_examples(data).take(n), data)))
+
+
+def _common_callbacks(params, model_dir: str, optimizer_name: str,
+                      sample_batch):
+  trainer_config = params.trainer
+  summaries = callbacks.Summaries(
+      os.path.join(model_dir, "train"), optimizer_name,
+      every=trainer_config.summary_interval,
+      image_every=trainer_config.validation_interval,
+      sample_batch=sample_batch)
+  progress = callbacks.Progress(
+      trainer_config.train_steps, params.task.train_data.global_batch_size,
+      every=trainer_config.summary_interval)
+  return summaries, [progress, summaries]
+
+
+def train_stage1(params: cfg.ExperimentConfig, model_dir: str) -> int:
+  """Trains G and D (Eq. 7-13, 16); returns the step reached."""
+  task = params.task
+  precision = params.runtime.mixed_precision_dtype or "float32"
+  runner.set_precision(precision)
+  strategy = runner.get_strategy(params.runtime.distribution_strategy)
+  info = labels.get_info(task.train_data.dataset)
+  with strategy.scope():
+    trainer = gan_model.GanTrainer(
+        generator_lib.build_generator(task.generator, info.num_classes),
+        critic_lib.build_critic(task.critic, info.num_classes),
+        num_classes=info.num_classes, gan_loss=task.gan_loss,
+        palette=info.palette(), l1_weight=task.l1_weight,
+        critic_steps=task.critic_steps, clip_value=task.clip_value,
+        gp_weight=task.gp_weight)
+    trainer.compile(
+        build_optimizer(params.trainer.optimizer_config, precision),
+        build_optimizer(task.critic_optimizer, precision),
+        jit_compile=params.runtime.enable_xla)
+  save_params(params, model_dir)
+  _, extra = _common_callbacks(params, model_dir, "g_optimizer",
+                               _sample_batch(params))
+  return runner.fit(trainer, dataset_fn(task.train_data), model_dir=model_dir,
+                    train_steps=params.trainer.train_steps,
+                    checkpoint_interval=params.trainer.checkpoint_interval,
+                    callbacks=extra, max_to_keep=params.trainer.max_to_keep)
+
+
+def load_stage1(gan_model_dir: str, variant: str, num_classes: int):
+  """G and D restored from a stage-1 model_dir, checked against `variant`."""
+  params_path = os.path.join(gan_model_dir, PARAMS_FILE)
+  if not os.path.exists(params_path):
+    raise FileNotFoundError(
+        f"task.gan_model_dir={gan_model_dir!r} holds no {PARAMS_FILE}: run "
+        "tools/train_gan.py with that --model_dir first")
+  stage1 = experiments.GanTask()
+  with open(params_path) as f:
+    stage1.override(yaml.safe_load(f)["task"], is_strict=False)
+  if stage1.gan_loss not in VARIANT_GAN_LOSSES[variant]:
+    raise ValueError(
+        f"--variant={variant} needs a stage-1 run with gan_loss in "
+        f"{VARIANT_GAN_LOSSES[variant]}, but {gan_model_dir} was trained with "
+        f"gan_loss={stage1.gan_loss!r}")
+  latest = tf.train.latest_checkpoint(gan_model_dir)
+  if latest is None:
+    raise FileNotFoundError(f"no checkpoint in task.gan_model_dir="
+                            f"{gan_model_dir!r}")
+  generator = generator_lib.build_generator(stage1.generator, num_classes)
+  critic = critic_lib.build_critic(stage1.critic, num_classes)
+  status = tf.train.Checkpoint(trainer=tf.train.Checkpoint(
+      generator=generator, critic=critic)).restore(latest)
+  status.expect_partial().assert_existing_objects_matched()
+  logging.info("loaded G and D (%s) from %s", stage1.gan_loss, latest)
+  return generator, critic
+
+
+def evaluate_fn(segmenter, data: data_config.DataConfig) -> Callable[[], dict]:
+  """A closure that runs whole-image evaluation and returns Eq. 17-19."""
+  info = labels.get_info(data.dataset)
+  batches = pipeline.build(raw_examples(data), data)
+
+  def evaluate() -> dict:
+    cm = inference.evaluate(segmenter, batches, info.num_classes)
+    return metrics.summary(cm.matrix)
+
+  return evaluate
+
+
+def train_stage2(params: cfg.ExperimentConfig, model_dir: str) -> int:
+  """Fine-tunes DeepLabv3 (Eq. 2-6, 14-15); returns the step reached."""
+  task = params.task
+  precision = params.runtime.mixed_precision_dtype or "float32"
+  runner.set_precision(precision)
+  strategy = runner.get_strategy(params.runtime.distribution_strategy)
+  info = labels.get_info(task.train_data.dataset)
+  with strategy.scope():
+    segmenter = segmenter_lib.build_segmenter(task.model)
+    if task.init_checkpoint:
+      modules = task.init_checkpoint_modules
+      segmenter_lib.init_from_checkpoint(
+          segmenter, task.init_checkpoint,
+          modules=(modules,) if isinstance(modules, str) else tuple(modules))
+    generator = critic = None
+    if task.variant != "deeplabv3":
+      generator, critic = load_stage1(task.gan_model_dir, task.variant,
+                                      info.num_classes)
+    trainer = seg_model.SegTrainer(
+        segmenter, generator, critic, variant=task.variant,
+        palette=info.palette(), lambda_content=task.lambda_content,
+        lambda_adversarial=task.lambda_adversarial,
+        fine_tune_batch_norm=task.fine_tune_batch_norm)
+    trainer.compile(build_optimizer(params.trainer.optimizer_config,
+                                    precision),
+                    jit_compile=params.runtime.enable_xla)
+  save_params(params, model_dir)
+  summaries, extra = _common_callbacks(params, model_dir, "seg_optimizer",
+                                       _sample_batch(params))
+  validation = callbacks.Validation(
+      evaluate_fn(segmenter, task.validation_data),
+      every=runner.epochs_between(params.trainer.validation_interval,
+                                  params.trainer.checkpoint_interval),
+      best_manager=runner.best_manager(trainer, model_dir),
+      best_json=os.path.join(model_dir, "best", "metrics.json"),
+      summaries=summaries)
+  return runner.fit(trainer, dataset_fn(task.train_data), model_dir=model_dir,
+                    train_steps=params.trainer.train_steps,
+                    checkpoint_interval=params.trainer.checkpoint_interval,
+                    callbacks=[*extra, validation],
+                    max_to_keep=params.trainer.max_to_keep)

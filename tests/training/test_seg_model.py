@@ -1,0 +1,126 @@
+"""Stage 2: what is frozen stays frozen, and the GAN terms reach DeepLabv3."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from conftest import cmp_raw_dataset
+from segwgan.configs import data as data_config
+from segwgan.configs import gan as gan_config
+from segwgan.configs import models
+from segwgan.data import labels
+from segwgan.data import pipeline
+from segwgan.modeling import critic as critic_lib
+from segwgan.modeling import generator as generator_lib
+from segwgan.modeling import segmenter as segmenter_lib
+from segwgan.training import maps
+from segwgan.training import seg_model
+
+NUM_CLASSES = 12
+PRESET = "tf_deeplab_mnv2_dm05_os8"
+
+
+@pytest.fixture(scope="module")
+def batch(shared_data):
+  config = data_config.DataConfig(
+      is_training=True, output_size=[64, 64], global_batch_size=2,
+      resize_long_side=128, shuffle_buffer_size=1, seed=1)
+  config.image_feature.mean, config.image_feature.stddev = (
+      models.input_normalization(PRESET))
+  return next(iter(pipeline.build(cmp_raw_dataset(shared_data, 2), config)))
+
+
+def make_trainer(variant, seed=0):
+  tf_keras.utils.set_random_seed(seed)
+  segmenter = segmenter_lib.build_segmenter(
+      models.model_config(PRESET, "cmp_facades"))
+  generator = critic = None
+  if variant != "deeplabv3":
+    generator = generator_lib.build_generator(
+        gan_config.GeneratorConfig(base_filters=8), NUM_CLASSES)
+    critic = critic_lib.build_critic(
+        gan_config.CriticConfig(base_filters=8), NUM_CLASSES)
+  trainer = seg_model.SegTrainer(
+      segmenter, generator, critic, variant=variant,
+      palette=labels.CMP_FACADES.palette())
+  trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
+  return trainer
+
+
+def snapshot(variables):
+  return {v.name: v.numpy().copy() for v in variables}
+
+
+def batch_norm_statistics(model):
+  return [v for v in model.variables
+          if "moving_mean" in v.name or "moving_variance" in v.name]
+
+
+@pytest.mark.parametrize("variant", ["seggan", "segwgan"])
+def test_only_segmenter_weights_change(batch, variant):
+  trainer = make_trainer(variant)
+  frozen = snapshot(trainer.generator.variables + trainer.critic.variables)
+  statistics = snapshot(batch_norm_statistics(trainer.segmenter))
+  weights = snapshot(trainer.segmenter.trainable_variables)
+  assert statistics, "the segmenter should have batch-norm statistics"
+  for _ in range(2):
+    logs = trainer.train_step(batch)
+  assert all(np.isfinite(float(v)) for v in logs.values())
+  for name, value in snapshot(trainer.generator.variables +
+                              trainer.critic.variables).items():
+    np.testing.assert_array_equal(value, frozen[name], err_msg=name)
+  for name, value in snapshot(batch_norm_statistics(trainer.segmenter)).items():
+    np.testing.assert_array_equal(value, statistics[name], err_msg=name)
+  changed = {n for n, v in snapshot(trainer.segmenter.trainable_variables
+                                    ).items() if not np.array_equal(v,
+                                                                    weights[n])}
+  assert changed == on_loss_path(trainer, batch)
+
+
+def on_loss_path(trainer, batch):
+  """Names of the segmenter weights the stage-2 loss has a gradient for
+  (the Model Garden MobileNet's unused 1280-channel head has none)."""
+  features, _ = batch
+  variables = trainer.segmenter.trainable_variables
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(trainer.segmenter(features["image"], training=False))
+  grads = tape.gradient(loss, variables)
+  return {v.name for v, g in zip(variables, grads) if g is not None}
+
+
+def test_content_and_adversarial_gradients_reach_segmenter(batch):
+  trainer = make_trainer("segwgan")
+  features, labels_ = batch
+  variables = trainer.segmenter.trainable_variables
+  for term in ("content", "adversarial"):
+    with tf.GradientTape() as tape:
+      logits = trainer.segmenter(features["image"], training=False)
+      probabilities = maps.prediction_map(logits, labels_["valid_masks"])
+      reconstruction = trainer.generator(probabilities, training=False)
+      if term == "content":
+        loss = tf.reduce_mean(tf.abs(reconstruction - features["image_gan"]))
+      else:
+        loss = -tf.reduce_mean(
+            trainer.critic([probabilities, reconstruction], training=False))
+    grads = tape.gradient(loss, variables)
+    norms = [float(tf.norm(g)) for g in grads if g is not None]
+    assert len(norms) == len(variables), term
+    assert sum(norms) > 0 and all(np.isfinite(norms)), term
+
+
+def test_baseline_has_no_gan_terms(batch):
+  trainer = make_trainer("deeplabv3")
+  logs = trainer.train_step(batch)
+  assert set(logs) == {"segloss", "loss"}
+  assert float(logs["loss"]) == pytest.approx(float(logs["segloss"]))
+
+
+def test_bfloat16_policy_runs_on_cpu(batch):
+  tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    trainer = make_trainer("segwgan")
+    logs = trainer.train_step(batch)
+  finally:
+    tf_keras.mixed_precision.set_global_policy("float32")
+  assert all(np.isfinite(float(v)) for v in logs.values())
+  assert trainer.segmenter.compute_dtype == "bfloat16"

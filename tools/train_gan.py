@@ -1,0 +1,36 @@
+"""Stage 1: train the generator G and critic D on ground-truth label maps.
+
+  python tools/train_gan.py --experiment=stage1_cmp_facades_cpu \
+      --gan_loss=wgan --data_dir=PATH/cmp_facades --model_dir=runs/gan_wgan
+
+Running the same command again resumes from the last checkpoint.
+"""
+from absl import app
+from absl import flags
+
+from segwgan import cli
+from segwgan.configs import experiments
+from segwgan.configs import overrides
+from segwgan.training import tasks
+
+flags.DEFINE_enum("gan_loss", "gan", list(experiments.GAN_LOSS_PRESETS),
+                  "gan (log loss, Eq. 1/5/7), wgan (Eq. 6/8, weight clipping, "
+                  "5 critic steps) or wgan_gp (gradient penalty).")
+cli.define_experiment_flags()
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  def train():
+    params = overrides.build(
+        FLAGS.experiment, presets=experiments.GAN_LOSS_PRESETS[FLAGS.gan_loss],
+        config_files=FLAGS.config_file, flag_values=cli.flag_values(),
+        params_override=FLAGS.params_override)
+    cli.check_experiment(params)
+    step = tasks.train_stage1(params, FLAGS.model_dir)
+    print(f"stage 1 ({params.task.gan_loss}) at step {step}: {FLAGS.model_dir}")
+  cli.run(train)
+
+
+if __name__ == "__main__":
+  app.run(main)

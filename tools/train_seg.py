@@ -1,0 +1,52 @@
+"""Stage 2: fine-tune DeepLabv3 alone or with the frozen G and D as a loss.
+
+  python tools/train_seg.py --experiment=stage2_cmp_facades_cpu \
+      --variant=segwgan --gan_model_dir=runs/gan_wgan \
+      --data_dir=PATH/cmp_facades --model_dir=runs/segwgan
+
+--variant=deeplabv3 is the cross-entropy baseline on the same schedule.
+Running the same command again resumes from the last checkpoint; the best
+checkpoint by validation mIoU is kept under MODEL_DIR/best.
+"""
+from absl import app
+from absl import flags
+
+from segwgan import cli
+from segwgan.configs import overrides
+from segwgan.training import seg_model
+from segwgan.training import tasks
+
+flags.DEFINE_enum("variant", None, list(seg_model.VARIANTS),
+                  "deeplabv3 (CE only), seggan or segwgan.")
+flags.DEFINE_string("gan_model_dir", None, "The stage-1 --model_dir (needed "
+                    "by seggan and segwgan).")
+flags.DEFINE_string("init_checkpoint", None, "Segmenter checkpoint to start "
+                    "from (default: the experiment's).")
+cli.define_experiment_flags()
+flags.mark_flag_as_required("variant")
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  def train():
+    task = {"variant": FLAGS.variant}
+    if FLAGS.gan_model_dir:
+      task["gan_model_dir"] = FLAGS.gan_model_dir
+    if FLAGS.init_checkpoint:
+      task["init_checkpoint"] = FLAGS.init_checkpoint
+    values = cli.flag_values()
+    values.setdefault("task", {}).update(task)
+    params = overrides.build(FLAGS.experiment, config_files=FLAGS.config_file,
+                             flag_values=values,
+                             params_override=FLAGS.params_override)
+    if params.task.variant != "deeplabv3" and not params.task.gan_model_dir:
+      raise ValueError(f"--variant={params.task.variant} needs "
+                       "--gan_model_dir (a stage-1 --model_dir)")
+    cli.check_experiment(params)
+    step = tasks.train_stage2(params, FLAGS.model_dir)
+    print(f"stage 2 ({params.task.variant}) at step {step}: {FLAGS.model_dir}")
+  cli.run(train)
+
+
+if __name__ == "__main__":
+  app.run(main)
