@@ -19,7 +19,8 @@ import tf_keras
 
 from official.vision.modeling import factory
 from official.vision.modeling import segmentation_model
-from segwgan.modeling import tf_deeplab_mobilenet  # pylint: disable=unused-import  (registers the backbone)
+# Registers the 'tf_deeplab_mobilenet' backbone builder.
+from segwgan.modeling import tf_deeplab_mobilenet  # pylint: disable=unused-import
 
 # Checkpoints written by the Model Garden trainer hold the modules both at the
 # root (`checkpoint_items`) and under `model/`; either is read.
@@ -172,8 +173,9 @@ def init_from_checkpoint(model: Segmenter, path: str,
                for key, shape, saved_shape in bad]
     restore.setdefault(module_prefix, {})[name] = getattr(model, name)
   if errors:
-    lines = [f'  {key.replace(_VALUE_SUFFIX, "")}: model {list(shape)}, checkpoint '
-             + ('missing' if saved_shape is None else str(list(saved_shape)))
+    lines = [f'  {key.replace(_VALUE_SUFFIX, "")}: model {list(shape)}, '
+             'checkpoint ' + ('missing' if saved_shape is None
+                              else str(list(saved_shape)))
              for key, shape, saved_shape in errors[:_MAX_LISTED]]
     if len(errors) > _MAX_LISTED:
       lines.append(f'  ... and {len(errors) - _MAX_LISTED} more')

@@ -57,7 +57,7 @@ class TfDeepLabMobileNet(mobilenet.MobileNet):
       # The blocks are built (the functional graph is traced) but run their
       # depthwise conv with these attributes at call time.
       block._dilation_rate = rate  # pylint: disable=protected-access
-      block._conv1.dilation_rate = (rate, rate)  # pylint: disable=protected-access
+      block._conv1.dilation_rate = (rate,) * 2  # pylint: disable=protected-access
 
 
 @factory.register_backbone_builder('tf_deeplab_mobilenet')

@@ -83,7 +83,8 @@ def test_tf_deeplab_mobilenet_rounding_and_dilation():
   rates = [b.get_config()["dilation_rate"] for b in blocks]
   # Output stride 8 is reached before block 6 (stride 2): it keeps rate 1.
   assert rates == [1] * 7 + [2] * 7 + [4] * 3
-  assert [b._conv1.dilation_rate[0] for b in blocks] == rates  # pylint: disable=protected-access
+  # pylint: disable-next=protected-access
+  assert [b._conv1.dilation_rate[0] for b in blocks] == rates
   garden = mobilenet.MobileNet(filter_size_scale=0.5, output_stride=8)
   garden_rates = [l.get_config()["dilation_rate"] for l in garden.layers
                   if isinstance(l, nn_blocks.InvertedBottleneckBlock)]
