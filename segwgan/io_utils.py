@@ -32,6 +32,7 @@ def atomic_directory(path):
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+  tmp.chmod(0o755)  # mkdtemp makes it private; an artifact is not.
   try:
     yield tmp
     old = None

@@ -157,7 +157,6 @@ def download_checkpoint(prefix: str, output_dir) -> str:
   files = [prefix + '.index'] + tf.io.gfile.glob(prefix + '.data-*')
   _check_free(output_dir)
   with io_utils.atomic_directory(output_dir) as tmp:
-    tmp.chmod(0o755)
     for source in files:
       download(source, tmp / os.path.basename(source))
     tf.compat.v1.train.update_checkpoint_state(str(tmp), name)
@@ -352,7 +351,6 @@ def save_checkpoint(conversion: Conversion, output_dir, source: str = '',
            else {'backbone': model.backbone})
   _check_free(output_dir, overwrite)
   with io_utils.atomic_directory(output_dir) as tmp:
-    tmp.chmod(0o755)
     tf.train.CheckpointManager(tf.train.Checkpoint(**items), str(tmp),
                                max_to_keep=1).save()
     info = {'source': str(source), 'preset': conversion.preset,
