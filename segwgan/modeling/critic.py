@@ -1,0 +1,88 @@
+"""The critic D: a PatchGAN on (class map, image) pairs (paper 3.1).
+
+Four 4x4 convolutions (strides 2, 2, 1, 1), the activation after every one
+but the last; each output cell scores one 34x34 patch of the input (the
+receptive field, `RECEPTIVE_FIELD`), and the scores are averaged into D's
+output. The same network is a GAN discriminator (its output is a logit) or a
+WGAN critic (an unbounded score): only the loss differs.
+"""
+import tensorflow as tf
+import tf_keras
+
+from segwgan.configs import gan as gan_config
+
+KERNEL = 4
+STRIDES = (2, 2, 1, 1)
+
+
+def receptive_field(kernel: int = KERNEL, strides=STRIDES) -> int:
+  """Side of the input patch one output cell sees."""
+  field, jump = 1, 1
+  for stride in strides:
+    field += (kernel - 1) * jump
+    jump *= stride
+  return field
+
+
+RECEPTIVE_FIELD = receptive_field()  # 34
+
+
+def _normalization(kind: str, name: str):
+  if kind == "batch":
+    return tf_keras.layers.BatchNormalization(name=name)
+  if kind == "layer":
+    return tf_keras.layers.LayerNormalization(name=name)
+  if kind == "none":
+    return None
+  raise ValueError(f"critic normalization must be batch, layer or none, got "
+                   f"{kind!r}")
+
+
+class Critic(tf_keras.Model):
+  """D(Y, I): ([B,H,W,C] map, [B,H,W,3] image) -> [B] averaged patch score."""
+
+  def __init__(self, config: gan_config.CriticConfig, num_classes: int,
+               **kwargs):
+    super().__init__(**kwargs)
+    if config.activation not in ("relu", "leaky_relu"):
+      raise ValueError(f"critic activation must be relu or leaky_relu, got "
+                       f"{config.activation!r}")
+    self.config = config
+    self.num_classes = num_classes
+    f = config.base_filters
+    widths = (f, 2 * f, 4 * f, 1)
+    self.convs = [
+        tf_keras.layers.Conv2D(
+            w, KERNEL, strides=s, padding="same", name=f"conv{i + 1}",
+            kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.02))
+        for i, (w, s) in enumerate(zip(widths, STRIDES))]
+    # No normalisation on the first and last convolutions (pix2pix).
+    self.norms = [None] + [
+        _normalization(config.normalization, f"conv{i + 1}_norm")
+        for i in (1, 2)] + [None]
+    self.to_float32 = tf_keras.layers.Activation("linear", dtype="float32")
+
+  def patches(self, inputs, training=None):
+    """Per-patch scores [B, h, w, 1] (float32)."""
+    label_maps, images = inputs
+    x = tf.concat([tf.cast(label_maps, self.compute_dtype),
+                   tf.cast(images, self.compute_dtype)], axis=-1)
+    for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+      x = conv(x)
+      if norm is not None:
+        x = norm(x, training=training)
+      if i < len(self.convs) - 1:
+        x = (tf.nn.relu(x) if self.config.activation == "relu"
+             else tf.nn.leaky_relu(x, 0.2))
+    return self.to_float32(x)
+
+  def call(self, inputs, training=None):
+    return tf.reduce_mean(self.patches(inputs, training=training),
+                          axis=[1, 2, 3])
+
+
+def build_critic(config: gan_config.CriticConfig, num_classes: int) -> Critic:
+  """A built D for `num_classes`-channel maps (all variables created)."""
+  critic = Critic(config, num_classes, name="critic")
+  critic([tf.zeros([1, 16, 16, num_classes]), tf.zeros([1, 16, 16, 3])])
+  return critic

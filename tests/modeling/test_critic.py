@@ -1,0 +1,88 @@
+"""D: PatchGAN structure, receptive field, averaging, gradient flow."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from segwgan.configs import gan
+from segwgan.modeling import critic as critic_lib
+
+SMALL = gan.CriticConfig(base_filters=8)
+
+
+def pair(num_classes, size=64, batch=2):
+  maps = tf.nn.softmax(tf.random.stateless_normal(
+      [batch, size, size, num_classes], [0, 1]))
+  images = tf.random.stateless_uniform([batch, size, size, 3], [0, 2],
+                                       -1.0, 1.0)
+  return maps, images
+
+
+@pytest.mark.parametrize("num_classes", [12, 8, 21, 150, 19])
+def test_score_is_the_mean_of_patch_scores(num_classes):
+  critic = critic_lib.build_critic(SMALL, num_classes)
+  inputs = pair(num_classes)
+  patches = critic.patches(inputs, training=False)
+  assert patches.shape == (2, 16, 16, 1)
+  np.testing.assert_allclose(critic(inputs, training=False).numpy(),
+                             tf.reduce_mean(patches, axis=[1, 2, 3]).numpy(),
+                             rtol=1e-6)
+
+
+def test_four_convolutions_relu_after_all_but_the_last():
+  critic = critic_lib.build_critic(SMALL, 12)
+  assert [type(c).__name__ for c in critic.convs] == ["Conv2D"] * 4
+  # The last layer is unbounded (a logit / a Wasserstein score): with a
+  # negative bias, some patch scores must go below zero.
+  critic.convs[-1].bias.assign([-5.0])
+  assert float(tf.reduce_min(critic.patches(pair(12)))) < 0
+
+
+def test_receptive_field_matches_the_gradient_support():
+  assert critic_lib.RECEPTIVE_FIELD == 34
+  config = gan.CriticConfig(base_filters=4, normalization="none")
+  critic = critic_lib.build_critic(config, 3)
+  for layer in critic.convs:  # positive weights: no cancellation, no ReLU 0
+    layer.kernel.assign(tf.abs(layer.kernel) + 0.01)
+    layer.bias.assign(tf.ones_like(layer.bias))
+  maps, images = pair(3, size=96, batch=1)
+  images = tf.Variable(tf.abs(images))
+  maps = tf.abs(maps)
+  with tf.GradientTape() as tape:
+    cell = critic.patches([maps, images])[0, 12, 12, 0]
+  grad = tf.reduce_sum(tf.abs(tape.gradient(cell, images)[0]), axis=-1)
+  rows = np.nonzero(grad.numpy().sum(axis=1))[0]
+  cols = np.nonzero(grad.numpy().sum(axis=0))[0]
+  assert rows.max() - rows.min() + 1 <= critic_lib.RECEPTIVE_FIELD
+  assert cols.max() - cols.min() + 1 <= critic_lib.RECEPTIVE_FIELD
+  assert rows.max() - rows.min() + 1 >= critic_lib.RECEPTIVE_FIELD - 2
+
+
+def test_frozen_critic_passes_gradients_to_both_inputs():
+  critic = critic_lib.build_critic(SMALL, 12)
+  critic.trainable = False
+  maps, images = (tf.Variable(t) for t in pair(12))
+  with tf.GradientTape() as tape:
+    score = tf.reduce_sum(critic([maps, images], training=False))
+  for grad in tape.gradient(score, [maps, images]):
+    assert float(tf.norm(grad)) > 0
+
+
+def test_bad_options_are_clear_errors():
+  with pytest.raises(ValueError, match="normalization"):
+    critic_lib.build_critic(gan.CriticConfig(normalization="group"), 12)
+  with pytest.raises(ValueError, match="activation"):
+    critic_lib.build_critic(gan.CriticConfig(activation="tanh"), 12)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_outputs_float32(policy):
+  tf_keras.mixed_precision.set_global_policy(policy)
+  try:
+    critic = critic_lib.build_critic(
+        gan.CriticConfig(base_filters=8, normalization="layer"), 12)
+    score = critic(pair(12), training=False)
+  finally:
+    tf_keras.mixed_precision.set_global_policy("float32")
+  assert score.dtype == tf.float32
+  assert np.isfinite(score.numpy()).all()

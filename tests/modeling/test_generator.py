@@ -1,0 +1,102 @@
+"""G: shapes, range, dropout noise at inference, frozen BN, gradient flow."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from segwgan.configs import gan
+from segwgan.modeling import generator as generator_lib
+
+SMALL = gan.GeneratorConfig(base_filters=8)
+
+
+def maps(num_classes, size=32, batch=2, seed=0):
+  logits = tf.random.stateless_normal([batch, size, size, num_classes],
+                                      [seed, 1])
+  return tf.nn.softmax(logits * 3.0)
+
+
+@pytest.mark.parametrize("num_classes", [12, 8, 21, 150, 19])
+def test_output_is_an_image_in_minus_one_one(num_classes):
+  generator = generator_lib.build_generator(SMALL, num_classes)
+  image = generator(maps(num_classes), training=False)
+  assert image.shape == (2, 32, 32, 3)
+  assert image.dtype == tf.float32
+  assert float(tf.reduce_max(tf.abs(image))) <= 1.0
+
+
+def test_has_four_convolutions_four_deconvolutions_and_skips():
+  generator = generator_lib.build_generator(SMALL, 12)
+  kinds = [type(l).__name__ for l in generator.encoder + generator.decoder +
+           [generator.to_image]]
+  assert kinds == ["Conv2D"] * 4 + ["Conv2DTranspose"] * 4
+  # Skip concatenation: deconv i's successor sees its output + conv (4-1-i).
+  assert generator.decoder[1].kernel.shape[-1] == 2 * 4 * 8  # 4f + 4f in
+  assert generator.to_image.kernel.shape[-1] == 2 * 8
+
+
+def test_dropout_noise_at_inference_and_repeatable_with_a_seed():
+  generator = generator_lib.build_generator(SMALL, 12)
+  x = maps(12)
+  a = generator(x, training=False).numpy()
+  b = generator(x, training=False).numpy()
+  assert not np.allclose(a, b)
+  generator_lib.reset_noise(generator, 123)
+  c = generator(x, training=False).numpy()
+  generator_lib.reset_noise(generator, 123)
+  d = generator(x, training=False).numpy()
+  np.testing.assert_array_equal(c, d)
+
+
+def test_noise_state_is_checkpointed(tmp_path):
+  generator = generator_lib.build_generator(SMALL, 12)
+  x = maps(12)
+  checkpoint = tf.train.Checkpoint(generator=generator)
+  path = checkpoint.save(str(tmp_path / "ckpt"))
+  first = generator(x, training=False).numpy()
+  checkpoint.restore(path)
+  np.testing.assert_array_equal(generator(x, training=False).numpy(), first)
+
+
+def test_inference_call_leaves_batch_norm_statistics_alone():
+  generator = generator_lib.build_generator(SMALL, 12)
+  stats = [v.numpy().copy() for v in generator.variables if "moving" in v.name]
+  assert stats
+  generator(maps(12), training=False)
+  after = [v.numpy() for v in generator.variables if "moving" in v.name]
+  for x, y in zip(stats, after):
+    np.testing.assert_array_equal(x, y)
+  generator(maps(12), training=True)
+  assert any(not np.array_equal(x, v.numpy()) for x, v in zip(
+      stats, [v for v in generator.variables if "moving" in v.name]))
+
+
+def test_frozen_generator_passes_gradients_to_its_input():
+  generator = generator_lib.build_generator(SMALL, 12)
+  generator.trainable = False
+  x = tf.Variable(maps(12))
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(tf.abs(generator(x, training=False)))
+  grad = tape.gradient(loss, x)
+  assert grad is not None
+  assert float(tf.norm(grad)) > 0 and np.isfinite(grad.numpy()).all()
+  assert not generator.trainable_variables
+
+
+def test_size_not_multiple_of_16_is_a_clear_error():
+  generator = generator_lib.build_generator(SMALL, 12)
+  with pytest.raises(ValueError, match="multiple of 16"):
+    generator(tf.zeros([1, 40, 32, 12]))
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_outputs_float32(policy):
+  tf_keras.mixed_precision.set_global_policy(policy)
+  try:
+    generator = generator_lib.build_generator(SMALL, 12)
+    image = generator(maps(12), training=False)
+  finally:
+    tf_keras.mixed_precision.set_global_policy("float32")
+  assert image.dtype == tf.float32
+  assert generator.compute_dtype == policy.split("_")[1]
+  assert np.isfinite(image.numpy()).all()
