@@ -49,3 +49,17 @@ def cmp_raw_dataset(shared_data_dir: pathlib.Path, n: int = 4):
       "image": tf.TensorSpec([None, None, 3], tf.uint8),
       "label": tf.TensorSpec([None, None, 1], tf.uint8),
       "id": tf.TensorSpec([], tf.string)})
+
+
+DM05_TFLITE = "deeplabv3_mnv2_dm05_pascal_257_float/deeplabv3_257_mv_gpu.tflite"
+
+
+@pytest.fixture(scope="session")
+def converted_dm05(shared_weights, tmp_path_factory) -> str:
+  """The Google-trained DeepLabv3 MobileNetV2 0.5 (VOC) as a Model Garden
+  checkpoint (preset tf_deeplab_mnv2_dm05_os8), converted once per session."""
+  from segwgan.modeling import pretrained  # pylint: disable=g-import-not-at-top
+  conversion = pretrained.convert_tflite(shared_weights / DM05_TFLITE,
+                                         width=0.5)
+  return pretrained.save_checkpoint(
+      conversion, tmp_path_factory.mktemp("converted") / "dm05")
