@@ -35,6 +35,7 @@ class GanTrainer(tf_keras.Model):
     self.clip_value = clip_value
     self.gp_weight = gp_weight
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    self.distribute_reduction_method = "sum"  # see runner.replica_share
 
   def compile(self, g_optimizer, d_optimizer, **kwargs):
     super().compile(**kwargs)
@@ -96,7 +97,7 @@ class GanTrainer(tf_keras.Model):
             "dloss": critic_loss}
     if self.gan_loss != "gan":
       logs["wdist"] = critic_gap  # the critic's Wasserstein estimate
-    return {name: runner.global_mean(value) for name, value in logs.items()}
+    return {name: runner.replica_share(value) for name, value in logs.items()}
 
   def visualise(self, features, labels):
     """input | ground truth | G's reconstruction from the ground truth."""

@@ -60,11 +60,13 @@ def minimize(optimizer, tape: tf.GradientTape, loss, variables) -> None:
   optimizer.apply_gradients(zip(grads, variables))
 
 
-def global_mean(per_example):
-  """The mean over the global batch, the same on every replica."""
-  local = tf.nn.compute_average_loss(tf.cast(per_example, tf.float32))
-  return tf.distribute.get_replica_context().all_reduce(
-      tf.distribute.ReduceOp.SUM, local)
+def replica_share(per_example):
+  """This replica's share of the global-batch mean of `per_example`.
+
+  Trainers set `distribute_reduction_method = "sum"`, so Keras adds the
+  replicas' shares into the global mean whatever the number of replicas.
+  """
+  return tf.nn.compute_average_loss(tf.cast(per_example, tf.float32))
 
 
 def restore_latest(checkpoint: tf.train.Checkpoint,

@@ -42,6 +42,7 @@ class SegTrainer(tf_keras.Model):
       if frozen is not None:
         frozen.trainable = False
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    self.distribute_reduction_method = "sum"  # see runner.replica_share
 
   def compile(self, optimizer, **kwargs):
     super().compile(**kwargs)
@@ -83,7 +84,7 @@ class SegTrainer(tf_keras.Model):
                     self.segmenter.trainable_variables)
     self.step.assign_add(1)
     logs["loss"] = total
-    return {name: runner.global_mean(value) for name, value in logs.items()}
+    return {name: runner.replica_share(value) for name, value in logs.items()}
 
   def visualise(self, features, labels):
     """input | ground truth | prediction (| G's reconstruction of it)."""
