@@ -4,6 +4,8 @@ import pytest
 import tensorflow as tf
 
 from segwgan import losses
+from segwgan.configs import gan
+from segwgan.modeling import critic as critic_lib
 
 RNG = np.random.default_rng(0)
 
@@ -60,6 +62,22 @@ def test_gan_losses_equal_log_forms():
   assert np.isfinite(losses.critic_loss_gan([1e4], [-1e4]).numpy()).all()
 
 
+def test_gan_losses_on_patch_maps_average_the_patch_losses():
+  real = RNG.normal(size=(2, 3, 3, 1)).astype(np.float32) * 5
+  fake = RNG.normal(size=(2, 3, 3, 1)).astype(np.float32) * 5
+  sig = lambda x: 1 / (1 + np.exp(-x.astype(np.float64)))
+  np.testing.assert_allclose(
+      losses.adversarial_loss_gan(fake).numpy(),
+      -np.log(sig(fake)).mean(axis=(1, 2, 3)), rtol=1e-5)
+  np.testing.assert_allclose(
+      losses.critic_loss_gan(real, fake).numpy(),
+      (-np.log(sig(real)) - np.log(1 - sig(fake))).mean(axis=(1, 2, 3)),
+      rtol=1e-5)
+  # WGAN: the loss of the patch map is the loss of its average.
+  np.testing.assert_allclose(losses.critic_loss_wgan(real, fake).numpy(),
+                             (fake - real).mean(axis=(1, 2, 3)), rtol=1e-5)
+
+
 def test_wgan_losses():
   real = np.array([1.5, -2.0], np.float32)
   fake = np.array([0.5, 3.0], np.float32)
@@ -84,6 +102,30 @@ def test_gradient_penalty_is_finite_at_zero_gradient():
   assert np.allclose(losses.gradient_penalty(critic, None, x, x).numpy(), 1.0)
 
 
+def test_gradient_penalty_trains_a_layer_norm_critic():
+  critic = critic_lib.build_critic(
+      gan.CriticConfig(base_filters=4, normalization="layer"), 5)
+  label_maps = tf.nn.softmax(tf.random.normal([2, 16, 16, 5]))
+  real = tf.random.uniform([2, 16, 16, 3], -1, 1)
+  with tf.GradientTape() as tape:
+    penalty = losses.gradient_penalty(critic, label_maps, real, -real)
+  grads = dict(zip([v.name for v in critic.trainable_variables],
+                   tape.gradient(penalty, critic.trainable_variables)))
+  assert penalty.shape == (2,) and penalty.dtype == tf.float32
+  # The last bias shifts D, not its slope: the only variable it leaves alone.
+  assert [k for k, g in grads.items() if g is None] == ["critic/conv4/bias:0"]
+  for name, grad in grads.items():
+    if "kernel" in name:
+      assert np.isfinite(grad.numpy()).all() and float(tf.norm(grad)) > 0
+
+
+def test_gradient_penalty_rejects_a_batch_norm_critic():
+  critic = critic_lib.build_critic(gan.CriticConfig(base_filters=4), 5)
+  x = tf.zeros([2, 16, 16, 3])
+  with pytest.raises(ValueError, match="batch norm"):
+    losses.gradient_penalty(critic, tf.zeros([2, 16, 16, 5]), x, x)
+
+
 def test_clip_weights_clips():
   v = tf.Variable([-1.0, 0.005, 2.0])
   losses.clip_weights([v], 0.01)
@@ -96,9 +138,26 @@ def test_total_losses_weight_their_terms():
                              [1.5])
 
 
-def test_bfloat16_inputs_give_float32_losses():
-  logits = tf.cast(tf.random.normal([1, 2, 2, 3]), tf.bfloat16)
-  assert losses.segmentation_loss(tf.zeros([1, 2, 2], tf.int32),
-                                  logits).dtype == tf.float32
-  assert losses.adversarial_loss_wgan(tf.cast([1.0], tf.bfloat16)
-                                      ).dtype == tf.float32
+@pytest.mark.parametrize("dtype", [tf.bfloat16, tf.float16])
+def test_low_precision_inputs_give_float32_losses(dtype):
+  logits = RNG.normal(size=(2, 3, 3, 4)).astype(np.float32) * 4
+  labels = RNG.integers(0, 4, size=(2, 3, 3)).astype(np.int32)
+  a = RNG.uniform(-1, 1, size=(2, 3, 3, 3)).astype(np.float32)
+  b = RNG.uniform(-1, 1, size=(2, 3, 3, 3)).astype(np.float32)
+  scores = np.array([60.0, -3.0], np.float32)  # softplus(60) in float16: inf
+  low = lambda x: tf.cast(x, dtype)
+  pairs = [
+      (losses.segmentation_loss(labels, low(logits)),
+       losses.segmentation_loss(labels, low(logits).numpy().astype(
+           np.float32))),
+      (losses.content_loss(low(a), low(b)),
+       np.abs(low(a).numpy().astype(np.float32) -
+              low(b).numpy().astype(np.float32)).mean(axis=(1, 2, 3))),
+      (losses.adversarial_loss_gan(low(-scores)), scores * [1, 0] +
+       np.log1p(np.exp(-np.abs(scores)))),
+      (losses.critic_loss_wgan(low(scores), low(-scores)), -2 * scores),
+      (losses.generator_loss(low([0.5, 1.0]), low([2.0, 3.0])), [52.0, 103.0]),
+  ]
+  for got, want in pairs:
+    assert got.dtype == tf.float32 and got.shape == (2,)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)

@@ -30,7 +30,9 @@ class CriticConfig(hyperparams.Config):
     base_filters: filters of the first convolution.
     activation: after every convolution but the last: relu (the paper) or
       leaky_relu (pix2pix).
-    normalization: batch | layer | none (WGAN-GP must not use batch).
+    normalization: after the 2nd and 3rd convolutions: batch | layer (over
+      channels, per position) | none. WGAN-GP must not use batch (its
+      penalty is per example; `losses.gradient_penalty` rejects it).
   """
   base_filters: int = 64
   activation: str = "relu"

@@ -1,10 +1,13 @@
 """The critic D: a PatchGAN on (class map, image) pairs (paper 3.1).
 
 Four 4x4 convolutions (strides 2, 2, 1, 1), the activation after every one
-but the last; each output cell scores one 34x34 patch of the input (the
-receptive field, `RECEPTIVE_FIELD`), and the scores are averaged into D's
-output. The same network is a GAN discriminator (its output is a logit) or a
-WGAN critic (an unbounded score): only the loss differs.
+but the last (pix2pix's 34x34 PatchGAN). Output cell (i, j) scores the 34x34
+input patch of rows 4i-11 .. 4i+22 and columns 4j-11 .. 4j+22 (the receptive
+field, `RECEPTIVE_FIELD`; "same" padding), and the cells are averaged into
+D's output. `Critic.patches` gives the patch map [B, H/4, W/4, 1], calling
+the critic its average [B]; both float32. The same network is a GAN
+discriminator (its output is a logit) or a WGAN critic (an unbounded score):
+only the loss differs.
 """
 import tensorflow as tf
 import tf_keras
@@ -13,24 +16,22 @@ from segwgan.configs import gan as gan_config
 
 KERNEL = 4
 STRIDES = (2, 2, 1, 1)
+RECEPTIVE_FIELD = 34  # receptive_field(Critic.convs); tested empirically.
 
 
-def receptive_field(kernel: int = KERNEL, strides=STRIDES) -> int:
-  """Side of the input patch one output cell sees."""
+def receptive_field(layers) -> int:
+  """Side of the input patch one output cell of a conv stack `layers` sees."""
   field, jump = 1, 1
-  for stride in strides:
-    field += (kernel - 1) * jump
-    jump *= stride
+  for layer in layers:
+    field += (layer.kernel_size[0] - 1) * layer.dilation_rate[0] * jump
+    jump *= layer.strides[0]
   return field
-
-
-RECEPTIVE_FIELD = receptive_field()  # 34
 
 
 def _normalization(kind: str, name: str):
   if kind == "batch":
     return tf_keras.layers.BatchNormalization(name=name)
-  if kind == "layer":
+  if kind == "layer":  # Over channels, per example and position.
     return tf_keras.layers.LayerNormalization(name=name)
   if kind == "none":
     return None

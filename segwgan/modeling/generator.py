@@ -5,7 +5,9 @@ convolutions; layer i's output is concatenated with layer n-i's (n = 8), and
 dropout 0.5 is the noise z, applied at training *and* at inference. The
 noise comes from a `tf.random.Generator` per dropout layer: its state is a
 variable (checkpointed, so a resumed run draws the same noise) and
-`reset_noise` makes calls repeatable.
+`reset_noise` makes calls repeatable. Batch norm follows `training`
+(training=False, or a frozen G: moving statistics, never updated); the noise
+ignores it. The output is float32 under any mixed-precision policy.
 """
 import tensorflow as tf
 import tf_keras
@@ -16,7 +18,12 @@ LEVELS = 4  # H and W must be divisible by 2**LEVELS.
 
 
 class NoiseDropout(tf_keras.layers.Layer):
-  """Dropout that is always on: the generator's noise z."""
+  """Dropout that is always on, whatever `training`: the generator's noise z.
+
+  Each call draws a fresh seed from its `tf.random.Generator` and applies
+  stateless dropout with it (a new mask per call and per example); `reset`
+  restarts the stream, so the calls after it repeat.
+  """
 
   def __init__(self, rate: float, seed=None, **kwargs):
     super().__init__(**kwargs)
@@ -91,12 +98,18 @@ class Generator(tf_keras.Model):
 
 
 def _check_size(label_maps) -> None:
+  """ValueError (or, for sizes known only at run time, an assertion) unless
+  H and W are multiples of 16."""
   multiple = 2 ** LEVELS
   for axis, name in ((1, "height"), (2, "width")):
     size = label_maps.shape[axis]
-    if size is not None and size % multiple:
-      raise ValueError(f"generator input {name} {size} is not a multiple of "
-                       f"{multiple} (crop or pad the maps)")
+    message = (f"generator input {name} is not a multiple of {multiple} "
+               "(crop or pad the maps)")
+    if size is None:
+      tf.debugging.assert_equal(tf.shape(label_maps)[axis] % multiple, 0,
+                                message=message)
+    elif size % multiple:
+      raise ValueError(f"{message}: {size}")
 
 
 def build_generator(config: gan_config.GeneratorConfig,

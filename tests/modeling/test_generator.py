@@ -4,7 +4,9 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from segwgan import losses
 from segwgan.configs import gan
+from segwgan.modeling import critic as critic_lib
 from segwgan.modeling import generator as generator_lib
 
 SMALL = gan.GeneratorConfig(base_filters=8)
@@ -83,10 +85,28 @@ def test_frozen_generator_passes_gradients_to_its_input():
   assert not generator.trainable_variables
 
 
+def test_frozen_generator_and_critic_pass_gradients_to_the_map():
+  # Stage 2: d l_A / d p_seg through D(p_seg, G(p_seg)), both frozen.
+  generator = generator_lib.build_generator(SMALL, 12)
+  critic = critic_lib.build_critic(gan.CriticConfig(base_filters=8), 12)
+  generator.trainable = critic.trainable = False
+  x = tf.Variable(maps(12))
+  with tf.GradientTape() as tape:
+    score = critic([x, generator(x, training=False)], training=False)
+    loss = tf.reduce_mean(losses.adversarial_loss_wgan(score))
+  grad = tape.gradient(loss, x)
+  assert float(tf.norm(grad)) > 0 and np.isfinite(grad.numpy()).all()
+
+
 def test_size_not_multiple_of_16_is_a_clear_error():
   generator = generator_lib.build_generator(SMALL, 12)
   with pytest.raises(ValueError, match="multiple of 16"):
     generator(tf.zeros([1, 40, 32, 12]))
+  unknown = tf.function(generator, input_signature=[
+      tf.TensorSpec([None, None, None, 12])])
+  with pytest.raises(tf.errors.InvalidArgumentError, match="multiple of 16"):
+    unknown(tf.zeros([1, 32, 40, 12]))
+  assert unknown(tf.zeros([1, 32, 48, 12])).shape == (1, 32, 48, 3)
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
