@@ -97,9 +97,14 @@ def test_gradient_penalty_of_a_linear_critic_is_analytic():
 
 
 def test_gradient_penalty_is_finite_at_zero_gradient():
-  critic = lambda inputs, training=None: tf.zeros([tf.shape(inputs[1])[0]])
+  w = tf.Variable(tf.zeros([1, 4, 4, 3]))  # dD/dx = w = 0: sqrt'(0) w/o eps
+  critic = lambda inputs, training=None: tf.reduce_sum(
+      inputs[1] * w, axis=[1, 2, 3])
   x = tf.zeros([2, 4, 4, 3])
-  assert np.allclose(losses.gradient_penalty(critic, None, x, x).numpy(), 1.0)
+  with tf.GradientTape() as tape:
+    penalty = losses.gradient_penalty(critic, None, x, x)
+  np.testing.assert_allclose(penalty.numpy(), [1.0, 1.0], rtol=1e-5)
+  assert np.isfinite(tape.gradient(penalty, w).numpy()).all()
 
 
 def test_gradient_penalty_trains_a_layer_norm_critic():
