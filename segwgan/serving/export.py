@@ -1,0 +1,132 @@
+"""SavedModel (and TFLite) export: uint8 images of any size in, labels out.
+
+Signatures of an export:
+
+* ``serving_default``: ``images`` uint8 [B, H, W, 3] of any size ->
+  ``labels`` int32 [B, H, W] and ``probabilities`` float32 [B, H, W, C].
+  The input normalisation, and the model's evaluation resize
+  (`ModelInfo.resize_long_side`: the long side resized, predictions resized
+  back bilinearly), are inside the graph.
+* ``logits``: ``pixels`` float32 [B, H, W, 3] on the [0, 255] scale ->
+  ``logits`` float32 [B, H, W, C] at the input size, without any resize:
+  what evaluation and test-time augmentation call.
+
+``assets.extra/segwgan.json`` holds the `ModelInfo` (dataset, normalisation,
+resize) and ``model.tflite`` the optional TFLite conversion of
+``serving_default`` (float32, builtin ops only, so XNNPACK runs all of it;
+batch 1 of any size after `resize_tensor_input`). An export is written to a
+temporary directory and renamed when complete.
+"""
+import pathlib
+
+import tensorflow as tf
+
+from segwgan import io_utils
+from segwgan.serving import checkpoints
+
+INFO_FILE = "assets.extra/segwgan.json"
+TFLITE_FILE = "model.tflite"
+SERVING_KEY = "serving_default"
+LOGITS_KEY = "logits"
+
+
+def scaled_size(size, long_side: int):
+  """[h, w] resized so that the long side is `long_side` (as the pipeline)."""
+  size_f = tf.cast(size, tf.float32)
+  scale = tf.cast(long_side, tf.float32) / tf.reduce_max(size_f)
+  return tf.cast(tf.round(size_f * scale), tf.int32)
+
+
+class ServingModule(tf.Module):
+  """A segmenter with normalisation, resize, softmax and argmax around it."""
+
+  def __init__(self, segmenter, info: checkpoints.ModelInfo):
+    super().__init__()
+    self.info = info
+    # Only the variables are tracked: tracking the Keras model would make
+    # saving trace every layer (10x slower) for nothing the export uses.
+    self.segmenter_variables = list(segmenter.variables)
+    self._segmenter = lambda images: segmenter(images, training=False)
+    self._mean = tf.constant(info.mean, tf.float32)
+    self._stddev = tf.constant(info.stddev, tf.float32)
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.float32, name="pixels")])
+  def logits(self, pixels):
+    """float32 logits [B, H, W, C] of pixels on the [0, 255] scale."""
+    return self._segmenter((pixels - self._mean) / self._stddev)
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.float32, name="pixels")])
+  def logits_signature(self, pixels):
+    return {"logits": self.logits(pixels)}
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+  def serve(self, images):
+    """{'labels': int32 [B, H, W], 'probabilities': float32 [B, H, W, C]}."""
+    pixels = tf.cast(images, tf.float32)
+    size = tf.shape(images)[1:3]
+    if self.info.resize_long_side > 0:
+      pixels = tf.image.resize(
+          pixels, scaled_size(size, self.info.resize_long_side),
+          method="bilinear")
+    logits = self.logits(pixels)
+    if self.info.resize_long_side > 0:
+      logits = tf.image.resize(logits, size, method="bilinear")
+    return {"labels": tf.argmax(logits, axis=-1, output_type=tf.int32),
+            "probabilities": tf.nn.softmax(logits)}
+
+  def signatures(self) -> dict:
+    return {SERVING_KEY: self.serve.get_concrete_function(),
+            LOGITS_KEY: self.logits_signature.get_concrete_function()}
+
+
+def convert_tflite(saved_model_dir) -> bytes:
+  """The float32 TFLite flatbuffer of an export's serving signature."""
+  converter = tf.lite.TFLiteConverter.from_saved_model(
+      str(saved_model_dir), signature_keys=[SERVING_KEY])
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  return converter.convert()
+
+
+def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
+           overwrite: bool = False) -> pathlib.Path:
+  """Writes the SavedModel (+ model.tflite) of `loaded` to `export_dir`.
+
+  Raises:
+    FileExistsError: `export_dir` exists and not `overwrite`. The previous
+      export stays in place until the new one is complete, and a failed
+      export leaves it untouched.
+  """
+  export_dir = pathlib.Path(export_dir)
+  if export_dir.exists() and not overwrite:
+    raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
+                          "replace it)")
+  module = ServingModule(loaded.segmenter, loaded.info)
+  with io_utils.atomic_directory(export_dir) as tmp:
+    tf.saved_model.save(module, str(tmp), signatures=module.signatures())
+    info_path = tmp / INFO_FILE
+    info_path.parent.mkdir(parents=True, exist_ok=True)
+    info_path.write_text(loaded.info.to_json())
+    if tflite:
+      (tmp / TFLITE_FILE).write_bytes(convert_tflite(tmp))
+  return export_dir
+
+
+def load(export_dir):
+  """(the restored module, its ModelInfo) of an export.
+
+  The module's ``serve(images)`` and ``logits(pixels)`` are the signatures'
+  functions.
+
+  Raises:
+    ValueError: `export_dir` is not a segwgan export.
+  """
+  export_dir = pathlib.Path(export_dir)
+  info_path = export_dir / INFO_FILE
+  if not (export_dir / "saved_model.pb").is_file() or not info_path.is_file():
+    raise ValueError(f"{export_dir} is not a segwgan SavedModel export "
+                     f"(needs saved_model.pb and {INFO_FILE})")
+  info = checkpoints.ModelInfo.from_json(info_path.read_text())
+  return tf.saved_model.load(str(export_dir)), info

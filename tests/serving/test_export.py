@@ -1,0 +1,135 @@
+"""SavedModel / TFLite export of the converted DeepLab on real VOC images."""
+import dataclasses
+import hashlib
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import standins
+
+standins.install()
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from segwgan.serving import checkpoints
+from segwgan.serving import export
+from segwgan.serving import predictor
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+VOC = "pascal_voc2012/VOCdevkit/VOC2012"
+# The first, middle and last image of the val split.
+VAL_IMAGES = ("2007_000033", "2007_000783", "2007_001594")
+
+
+@pytest.fixture(scope="module")
+def images(shared_data):
+  return [np.asarray(Image.open(shared_data / VOC / "JPEGImages" /
+                                f"{i}.jpg").convert("RGB"))
+          for i in VAL_IMAGES]
+
+
+@pytest.fixture(scope="module")
+def loaded(converted_dm05):
+  return checkpoints.load(converted_dm05, dataset="pascal_voc2012")
+
+
+@pytest.fixture(scope="module")
+def exported(loaded, tmp_path_factory):
+  return export.export(loaded, tmp_path_factory.mktemp("export") / "voc",
+                       tflite=True)
+
+
+def keras_labels(loaded, image):
+  pixels = image[None].astype(np.float32)
+  logits = loaded.segmenter((pixels - 127.5) / 127.5, training=False)
+  return np.argmax(logits[0], axis=-1)
+
+
+def agreement(a, b) -> float:
+  return float(np.mean(a == b))
+
+
+def tree_bytes(path) -> dict:
+  return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+          for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_saved_model_matches_keras_on_real_images(loaded, exported, images):
+  module, info = export.load(exported)
+  assert info == loaded.info
+  serve = module.signatures["serving_default"]
+  total = same = 0
+  for image in images:
+    out = serve(images=tf.constant(image[None]))
+    assert out["labels"].dtype == tf.int32 and out["labels"].shape == (
+        1, *image.shape[:2])
+    assert out["probabilities"].shape == (1, *image.shape[:2], 21)
+    np.testing.assert_allclose(tf.reduce_sum(out["probabilities"], -1), 1.0,
+                               atol=1e-5)
+    expected = keras_labels(loaded, image)
+    assert len(np.unique(expected)) > 1
+    same += np.sum(out["labels"][0].numpy() == expected)
+    total += expected.size
+  assert same / total >= 0.999, same / total
+
+
+def test_any_size_and_batches(loaded, exported, images):
+  module, _ = export.load(exported)
+  crop = images[0][:97, 13:330]
+  for batch in (crop[None], np.stack([crop, crop[:, ::-1]]),
+                images[1][None, ::2, ::3], np.full((1, 5, 7, 3), 9, np.uint8)):
+    labels = module.serve(tf.constant(batch))["labels"].numpy()
+    assert labels.shape == batch.shape[:3]
+    if batch.shape[1] > 32:
+      assert agreement(labels[0], keras_labels(loaded, batch[0])) >= 0.999
+
+
+def test_tflite_matches_keras(loaded, exported, images):
+  with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation note.
+    warnings.simplefilter("ignore")
+    interpreter = tf.lite.Interpreter(
+        model_path=str(exported / export.TFLITE_FILE))
+  runner = interpreter.get_signature_runner("serving_default")
+  for image in images:
+    out = runner(images=image[None])
+    assert out["labels"].shape == (1, *image.shape[:2])
+    assert agreement(out["labels"][0], keras_labels(loaded, image)) >= 0.99
+
+
+def test_resize_in_graph_equals_the_predictor(loaded, images, tmp_path):
+  small = checkpoints.Loaded(loaded.segmenter, dataclasses.replace(
+      loaded.info, resize_long_side=257))
+  path = export.export(small, tmp_path / "small")
+  module, info = export.load(path)
+  assert info.resize_long_side == 257
+  eager = predictor.Predictor(export.ServingModule(small.segmenter,
+                                                   small.info), small.info)
+  reloaded = predictor.Predictor.from_saved_model(path)
+  image = images[2]
+  labels = module.serve(tf.constant(image[None]))["labels"][0].numpy()
+  assert labels.shape == image.shape[:2]
+  assert agreement(labels, eager.predict(image)) >= 0.999
+  assert agreement(labels, reloaded.predict(image)) >= 0.999
+  # Not the same as predicting at the original size.
+  assert agreement(labels, keras_labels(loaded, image)) < 0.999
+
+
+def test_failed_export_leaves_the_previous_one(loaded, tmp_path,
+                                               monkeypatch):
+  path = export.export(loaded, tmp_path / "voc")
+  before = tree_bytes(path)
+  with pytest.raises(FileExistsError, match="--overwrite"):
+    export.export(loaded, path)
+
+  def fail(saved_model_dir):
+    assert (saved_model_dir / "saved_model.pb").exists()  # Mid-export.
+    raise RuntimeError("converter crashed")
+
+  monkeypatch.setattr(export, "convert_tflite", fail)
+  with pytest.raises(RuntimeError, match="converter crashed"):
+    export.export(loaded, path, tflite=True, overwrite=True)
+  assert tree_bytes(path) == before
+  assert [p.name for p in tmp_path.iterdir()] == ["voc"]
+  with pytest.raises(ValueError, match="not a segwgan SavedModel"):
+    export.load(tmp_path)
