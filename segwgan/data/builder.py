@@ -1,4 +1,4 @@
-"""The TFDS builder the five datasets share, keyed by a fingerprint of the source.
+"""The TFDS builder the five datasets share, keyed by a source fingerprint.
 
 Each dataset module subclasses `SourceBuilder` with its `_info`,
 `_split_generators` (layout -> parts), official URLs and

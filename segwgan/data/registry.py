@@ -114,9 +114,9 @@ def prepare(name: str, split: Optional[str] = None, *, source_dir=None,
                                      split_seed, val_fraction)
     where = ", ".join(builder_cls.URLS.values())
   else:
-    raise validate.DataError(
-        f"{name} cannot be downloaded automatically; pass its directory "
-        f"(--data_dir). {module.MANUAL_DOWNLOAD_INSTRUCTIONS.strip()}")
+    how = " ".join(module.MANUAL_DOWNLOAD_INSTRUCTIONS.split())
+    raise validate.DataError(f"{name} cannot be downloaded automatically; "
+                             f"pass its directory (--data_dir). {how}")
   tfds_dir = os.path.expanduser(tfds_dir) if tfds_dir else None
   return builder.prepare(builder_cls, config, tfds_dir, source_dir), where
 

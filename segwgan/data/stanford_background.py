@@ -29,10 +29,11 @@ NAME = "stanford_background"
 SEEDED = True
 URLS = {"iccv09Data": "http://dags.stanford.edu/data/iccv09Data.tar.gz"}
 SPLITS = {"train": ("train",), "val": ("val",), "all": None}
-EXPECTED = ("iccv09Data/images/*.jpg and iccv09Data/labels/*.regions.txt")
+EXPECTED = "iccv09Data/images/*.jpg and iccv09Data/labels/*.regions.txt"
 MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
-Download iccv09Data.tar.gz from http://dags.stanford.edu/projects/scenedataset.html
-and extract it: the directory then holds {EXPECTED}.
+Download iccv09Data.tar.gz from
+http://dags.stanford.edu/projects/scenedataset.html and extract it: the
+directory then holds {EXPECTED}.
 """
 LABEL_SUFFIX = ".regions.txt"
 _ALLOWED = np.arange(-1, 8)
