@@ -3,8 +3,9 @@
 `read_image` is the reference decoding of a source photo. Prepared data keeps
 each photo's original bytes when `decode_bytes` (TF, in the input pipeline)
 reproduces that reference exactly, which for JPEG needs libjpeg's accurate
-integer DCT (TF's default fast DCT differs by up to 19 levels); otherwise it
-keeps a lossless PNG of the reference pixels (`exact_bytes`).
+integer DCT (with TF's default DCT every shared JPEG decodes a few levels
+off); otherwise it keeps a lossless PNG of the reference pixels
+(`exact_bytes`).
 """
 import io
 
