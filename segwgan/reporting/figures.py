@@ -1,0 +1,231 @@
+"""The report's figures as small PNGs.
+
+* `loss_curves`: the paper's Figure 4 (gloss and segloss over iterations),
+  from the runs' TensorBoard scalars, plus stage 1's generator loss.
+* `panel_grid`: rows of titled panels: Figure 3 (image | ground truth |
+  G(Y) of each stage-1 GAN) and Figure 5 (image | ground truth | DeepLabv3 |
+  SegGAN | SegWGAN), with a class-colour `legend`.
+
+Panels are read from the PNGs the protocol's parts save (`FigureFiles`):
+images at most `MAX_SIDE` pixels on their long side, label maps as palette
+PNGs of class ids.
+"""
+import dataclasses
+import io
+import pathlib
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+from PIL import Image  # pylint: disable=g-import-not-at-top,wrong-import-position
+from PIL import ImageDraw  # pylint: disable=g-import-not-at-top,wrong-import-position
+from PIL import ImageFont  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from segwgan.data import labels as labels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from segwgan.serving import visualize  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+MAX_SIDE = 320  # long side of saved figure inputs
+PANEL_BOX = (160, 200)  # (h, w) each panel of a composed figure fits in
+_ROW_GAP = 6
+_SWATCH = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureFiles:
+  """Where one image's figure inputs are: `root/<id>.image.png` (RGB) and
+  `root/<id>.label.png` (palette, class ids; 255 ignore)."""
+  root: pathlib.Path
+
+  def image(self, image_id: str) -> pathlib.Path:
+    return self.root / f"{image_id}.image.png"
+
+  def label(self, image_id: str) -> pathlib.Path:
+    return self.root / f"{image_id}.label.png"
+
+
+def figure_size(height: int, width: int) -> Tuple[int, int]:
+  """(h, w) scaled so the long side is at most MAX_SIDE."""
+  scale = min(1.0, MAX_SIDE / max(height, width))
+  return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_image(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+  """RGB uint8 resized (bilinear, antialiased) to size (h, w)."""
+  if image.shape[:2] == tuple(size):
+    return image
+  return np.asarray(Image.fromarray(image).resize(size[::-1],
+                                                  Image.Resampling.BILINEAR))
+
+
+def resize_labels(label_map: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+  """Integer label map resized (nearest) to size (h, w)."""
+  if label_map.shape[:2] == tuple(size):
+    return label_map.astype(np.uint8)
+  return np.asarray(Image.fromarray(label_map.astype(np.uint8)).resize(
+      size[::-1], Image.Resampling.NEAREST))
+
+
+def write_png(path, image) -> None:
+  """A PIL image or uint8 array as PNG, atomically."""
+  visualize.save_png(image, path)
+
+
+def save_label_png(path, label_map: np.ndarray,
+                   info: labels_lib.DatasetInfo) -> None:
+  write_png(path, visualize.palette_image(label_map, info))
+
+
+def read_labels(path) -> np.ndarray:
+  return np.asarray(Image.open(path))
+
+
+def read_rgb(path) -> np.ndarray:
+  return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _fit(panel: np.ndarray, box: Tuple[int, int], nearest: bool
+         ) -> np.ndarray:
+  """`panel` scaled to fit in `box` (h, w), keeping its aspect ratio."""
+  h, w = panel.shape[:2]
+  scale = min(box[0] / h, box[1] / w)
+  size = (max(1, round(w * scale)), max(1, round(h * scale)))
+  method = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+  return np.asarray(Image.fromarray(panel).resize(size, method))
+
+
+def panel_grid(rows: Sequence[Sequence[Tuple[str, np.ndarray, bool]]],
+               box: Tuple[int, int] = PANEL_BOX,
+               footer: Optional[np.ndarray] = None) -> np.ndarray:
+  """Rows of titled panels, each scaled to fit `box`, stacked on white.
+
+  Args:
+    rows: per row, (title, RGB uint8 panel, is_label_map) triples; label
+      maps are scaled with nearest neighbours.
+    footer: an RGB image put under the rows (e.g. a `legend`).
+  """
+  composed = [visualize.side_by_side(
+      [(title, _fit(panel, box, nearest)) for title, panel, nearest in row])
+              for row in rows]
+  if footer is not None:
+    composed.append(footer)
+  width = max(r.shape[1] for r in composed)
+  total = sum(r.shape[0] for r in composed) + _ROW_GAP * (len(composed) - 1)
+  canvas = np.full((total, width, 3), 255, np.uint8)
+  y = 0
+  for row in composed:
+    canvas[y:y + row.shape[0], :row.shape[1]] = row
+    y += row.shape[0] + _ROW_GAP
+  return canvas
+
+
+def legend(info: labels_lib.DatasetInfo, width: int) -> np.ndarray:
+  """Class colour swatches with names, wrapped to `width` pixels."""
+  font = ImageFont.load_default()
+  entries = []
+  for name, colour in zip(info.class_names, info.colours):
+    text_width = int(font.getlength(name)) if hasattr(font, "getlength") \
+        else 6 * len(name)
+    entries.append((name, tuple(colour), _SWATCH + 4 + text_width + 12))
+  lines, line, used = [], [], 0
+  for entry in entries:
+    if line and used + entry[2] > width:
+      lines.append(line)
+      line, used = [], 0
+    line.append(entry)
+    used += entry[2]
+  lines.append(line)
+  height = (_SWATCH + 6) * len(lines) + 4
+  canvas = Image.new("RGB", (max(width, 1), height), (255, 255, 255))
+  draw = ImageDraw.Draw(canvas)
+  for row, entries_of_line in enumerate(lines):
+    x, y = 2, 2 + row * (_SWATCH + 6)
+    for name, colour, entry_width in entries_of_line:
+      draw.rectangle([x, y, x + _SWATCH, y + _SWATCH], fill=colour,
+                     outline=(0, 0, 0))
+      draw.text((x + _SWATCH + 4, y), name, fill=(0, 0, 0), font=font)
+      x += entry_width
+  return np.asarray(canvas)
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+  if len(values) < window or window <= 1:
+    return values
+  kernel = np.ones(window) / window
+  padded = np.concatenate([np.full(window - 1, values[0]), values])
+  return np.convolve(padded, kernel, mode="valid")
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+  """One curve: a legend label, its colour and [(step, value)] points."""
+  label: str
+  colour: str
+  points: List[Tuple[int, float]]
+
+
+def loss_curves(panels: Sequence[Tuple[str, Sequence[Series]]],
+                smooth: int = 5) -> bytes:
+  """PNG bytes of side-by-side line plots, one per (title, series) panel.
+
+  Each series is drawn raw (thin, light) and as a running mean over
+  `smooth` logged points.
+  """
+  figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2),
+                              dpi=90, squeeze=False)
+  for axis, (title, series) in zip(axes[0], panels):
+    labelled = set()
+    for s in series:
+      if not s.points:
+        continue
+      steps = np.asarray([p[0] for p in s.points])
+      values = np.asarray([p[1] for p in s.points])
+      axis.plot(steps, values, color=s.colour, alpha=0.25, linewidth=0.8)
+      axis.plot(steps, _smooth(values, smooth), color=s.colour, linewidth=1.6,
+                label=None if s.label in labelled else s.label)
+      labelled.add(s.label)
+    axis.set_title(title, fontsize=10)
+    axis.set_xlabel("iteration", fontsize=9)
+    axis.tick_params(labelsize=8)
+    axis.grid(alpha=0.3)
+    if labelled:
+      axis.legend(fontsize=8)
+  figure.tight_layout()
+  buffer = io.BytesIO()
+  figure.savefig(buffer, format="png")
+  plt.close(figure)
+  return buffer.getvalue()
+
+
+def label_panel(path, info: labels_lib.DatasetInfo) -> Optional[np.ndarray]:
+  """The colourised label map at `path` (None if missing)."""
+  path = pathlib.Path(path)
+  if not path.exists():
+    return None
+  return visualize.colourise(read_labels(path), info)
+
+
+def image_panel(path) -> Optional[np.ndarray]:
+  path = pathlib.Path(path)
+  return read_rgb(path) if path.exists() else None
+
+
+def grid_rows(ids: Sequence[str], columns: Sequence[Tuple[str, callable]]
+              ) -> List[list]:
+  """Rows for `panel_grid`: per id, the columns whose panel exists.
+
+  Args:
+    columns: (title, loader) pairs; loader(id) -> (panel or None,
+      is_label_map).
+  """
+  rows = []
+  for image_id in ids:
+    row = []
+    for title, loader in columns:
+      panel, nearest = loader(image_id)
+      if panel is not None:
+        row.append((title, panel, nearest))
+    if row:
+      rows.append(row)
+  return rows
