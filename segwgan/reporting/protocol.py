@@ -1,0 +1,184 @@
+"""Runs a reproduction plan part by part, resumably, then writes the report.
+
+Each part (`plan.Part`) runs as its own process, ``python -m
+segwgan.reporting.worker ...``, rather than in this one with
+`tf_keras.backend.clear_session()`, because a part changes process-wide state
+that clear_session does not reset: the global mixed-precision policy, the
+Python / NumPy / TF seeds and op determinism, the tf.distribute strategy (a
+MultiWorkerMirroredStrategy can be created only once per process), and
+memory that TF keeps after a model is gone. A separate process also makes a
+part's command the exact record of what ran, and a crash or a kill loses
+only that part. The cost is a few seconds of imports per part.
+
+Resuming: a part that finished leaves a marker (`parts/<name>.json` with its
+command and wall time), written only after its process exited cleanly; a
+rerun skips it. A part that did not finish is run again with the same
+command, and training resumes from its last checkpoint. A rerun with other
+settings than the output directory was made with is refused
+(`plan.PlanMismatch`), except for more or fewer seeds.
+
+This process only plans, starts processes and renders the report; it never
+builds a model.
+"""
+import datetime
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from typing import Callable, List, Optional, Sequence
+
+from segwgan.reporting import files
+from segwgan.reporting import plan as plan_lib
+from segwgan.reporting import report as report_lib
+
+_STEP_LINE = re.compile(r"\] (step \d+/\d+.*)$")
+_RELAY_EVERY = 30.0  # seconds between relayed training-progress lines
+
+
+class PartFailed(RuntimeError):
+  """A part's process exited with an error; names its log."""
+
+
+def duration(seconds: float) -> str:
+  """e.g. 1h02m03s, 4m05s, 12.3s."""
+  if seconds < 60:
+    return f"{seconds:.1f}s"
+  minutes, secs = divmod(int(round(seconds)), 60)
+  hours, minutes = divmod(minutes, 60)
+  return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else (
+      f"{minutes}m{secs:02d}s")
+
+
+def _now() -> str:
+  return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _write_if_changed(path, text: str) -> None:
+  try:
+    if path.read_text() == text:
+      return
+  except FileNotFoundError:
+    pass
+  files.write_text(path, text)
+
+
+def _relay(line: str, state: dict, say: Callable[[str], None]) -> None:
+  """Shows the worker's own lines, errors, and throttled training steps."""
+  line = line.rstrip("\n")
+  if line.startswith("| "):
+    say(f"    {line[2:]}")
+  elif line.startswith("error:"):
+    say(f"    {line}")
+  else:
+    match = _STEP_LINE.search(line)
+    if match and (time.time() - state.get("last", 0.0) >= _RELAY_EVERY or
+                  "(100%)" in line):
+      state["last"] = time.time()
+      say(f"    {match.group(1)}")
+
+
+def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
+             python: str = sys.executable) -> float:
+  """Runs one part's process, logging all its output; returns seconds."""
+  command = part.command(python)
+  log_path.parent.mkdir(parents=True, exist_ok=True)
+  env = dict(os.environ, PYTHONUNBUFFERED="1")
+  start = time.time()
+  state = {}
+  with open(log_path, "a") as log:
+    log.write(f"\n# {_now()}\n$ {shlex.join(command)}\n")
+    log.flush()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+      for line in process.stdout:
+        log.write(line)
+        _relay(line, state, say)
+      code = process.wait()
+    except BaseException:
+      process.terminate()
+      try:
+        process.wait(timeout=30)
+      except subprocess.TimeoutExpired:
+        process.kill()
+      raise
+  if code:
+    with open(log_path) as f:
+      tail = f.readlines()[-15:]
+    say("    " + "    ".join(tail).rstrip())
+    raise PartFailed(f"part {part.name} failed (exit code {code}); its log "
+                     f"is {log_path}; rerunning the same command resumes it")
+  return time.time() - start
+
+
+def _record_invocation(layout, record: dict) -> None:
+  try:
+    old = layout.invocations.read_text()
+  except FileNotFoundError:
+    old = ""
+  files.write_text(layout.invocations,
+                   old + json.dumps(record, sort_keys=True) + "\n")
+
+
+def run(plan: plan_lib.Plan, argv: Sequence[str],
+        say: Callable[[str], None] = print,
+        only: Optional[List[str]] = None) -> str:
+  """Runs the plan's unfinished parts and (re)writes the report.
+
+  Args:
+    plan: what to run.
+    argv: the command line that asked for it (recorded in the report).
+    say: where progress lines go.
+    only: run only these parts (tests); the report needs all of them.
+
+  Returns:
+    The report's path.
+  """
+  layout = plan.layout
+  layout.root.mkdir(parents=True, exist_ok=True)
+  plan.check_compatible(files.read_json(layout.plan))
+  for stage in (1, 2):
+    _write_if_changed(layout.stage_config(stage),
+                      plan.stage_yaml(f"stage{stage}"))
+  files.write_json(layout.plan, plan.to_json())
+  start = time.time()
+  record = {"command": list(argv), "cwd": os.getcwd(), "started": _now(),
+            "ran": [], "skipped": []}
+  parts = plan.parts()
+  say(f"reproduction of {plan.dataset} ({plan.size}), seeds "
+      f"{plan.seeds}: {len(parts)} parts in {layout.root}")
+  for index, part in enumerate(parts, 1):
+    if only is not None and part.name not in only:
+      continue
+    prefix = f"[{index}/{len(parts)}] {part.name}"
+    marker = files.read_json(layout.marker(part.name))
+    if marker is not None:
+      if marker.get("args") != list(part.args):
+        raise plan_lib.PlanMismatch(
+            f"part {part.name} in {layout.root} was done with another "
+            f"command:\n  {shlex.join(marker.get('args', []))}\nnow:\n  "
+            f"{shlex.join(part.args)}\nuse another --output_dir")
+      say(f"{prefix}: done before ({duration(marker['seconds'])}), skipped")
+      record["skipped"].append(part.name)
+      continue
+    say(f"{prefix}: {part.title} (log: {layout.log(part.name)})")
+    started = _now()
+    seconds = run_part(part, layout.log(part.name), say)
+    files.write_json(layout.marker(part.name), {
+        "name": part.name, "args": list(part.args),
+        "command": part.command(), "started": started, "finished": _now(),
+        "seconds": seconds})
+    record["ran"].append(part.name)
+    say(f"{prefix}: done in {duration(seconds)} (elapsed "
+        f"{duration(time.time() - start)})")
+  record.update(finished=_now(), seconds=time.time() - start)
+  _record_invocation(layout, record)
+  if only is not None:
+    return ""
+  say("report: bootstrap, tables and figures")
+  report_path = str(report_lib.write(plan))
+  say(f"done in {duration(time.time() - start)}; report: {report_path}")
+  return report_path

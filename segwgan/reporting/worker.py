@@ -1,0 +1,273 @@
+"""One part of a reproduction, in its own process (see `protocol.py`).
+
+  python -m segwgan.reporting.worker --job=stage1 --experiment=... \
+      --gan_loss=wgan --config_file=OUT/configs/stage1.yaml --seed=0 \
+      --model_dir=OUT/stage1/wgan --figure_dir=OUT/figure_inputs ...
+  python -m segwgan.reporting.worker --job=stage2 --experiment=... \
+      --variant=segwgan --gan_model_dir=OUT/stage1/wgan --seed=1 \
+      --model_dir=OUT/stage2/seed1/segwgan --eval_dir=.../eval ...
+  python -m segwgan.reporting.worker --job=convert --experiment=... \
+      --tflite=deeplabv3_mnv2_dm05_pascal_257_float --model_dir=OUT/pretrained/..
+
+Jobs:
+  convert: the TFLite file (found under --weights_dir, else the official
+    download, checksum-verified) converted into --model_dir.
+  stage1: `tools/train_gan.py` with the same flags, then G's reconstructions
+    G(Y) of the figure images' ground truth (Figure 3).
+  stage2: `tools/train_seg.py` with the same flags, then the final
+    checkpoint evaluated image by image on the validation split (per-image
+    confusion matrices, metrics, the figure images' predictions).
+
+Lines starting with "| " are progress meant for the protocol's console.
+"""
+import pathlib
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from segwgan import cli
+from segwgan import io_utils
+from segwgan.configs import experiments
+from segwgan.configs import overrides
+from segwgan.data import labels
+from segwgan.evaluation import per_image
+from segwgan.modeling import pretrained
+from segwgan.reporting import figures
+from segwgan.reporting import files
+from segwgan.serving import checkpoints
+from segwgan.training import maps
+from segwgan.training import tasks
+
+JOBS = ("convert", "stage1", "stage2")
+VARIANT_OF_LOSS = {"gan": "seggan", "wgan": "segwgan", "wgan_gp": "segwgan"}
+FIGURE_IDS = "ids.json"
+
+flags.DEFINE_enum("job", None, list(JOBS), "What to run.")
+flags.DEFINE_enum("gan_loss", "gan", list(experiments.GAN_LOSS_PRESETS),
+                  "stage1: gan | wgan | wgan_gp.")
+flags.DEFINE_string("variant", None, "stage2: deeplabv3 | seggan | segwgan.")
+flags.DEFINE_string("gan_model_dir", None, "stage2: the stage-1 model_dir.")
+flags.DEFINE_string("init_checkpoint", None, "stage2: the segmenter's "
+                    "starting checkpoint.")
+flags.DEFINE_string("eval_dir", None, "stage2: where the evaluation goes.")
+flags.DEFINE_integer("eval_max_images", 0, "stage2: evaluate only the first "
+                     "N validation images (0: all).")
+flags.DEFINE_string("figure_dir", None, "Where the figure images' inputs "
+                    "(image, ground truth) are kept.")
+flags.DEFINE_integer("figure_images", 4, "How many validation images the "
+                     "figures show (the first by sorted id).")
+flags.DEFINE_string("tflite", None, "convert: a pretrained.TFLITE_FILES name.")
+flags.DEFINE_string("weights_dir", None, "convert: a folder holding a copy "
+                    "of the TFLite file (searched recursively).")
+flags.DEFINE_string("download_dir", None, "convert: where the verified "
+                    "TFLite copy is kept.")
+cli.define_experiment_flags()
+if "seed" not in flags.FLAGS:  # older segwgan.cli without --seed
+  flags.DEFINE_integer("seed", None, "Seeds initialisation and data order.")
+flags.mark_flag_as_required("job")
+FLAGS = flags.FLAGS
+
+
+def say(message: str) -> None:
+  print(f"| {message}", flush=True)
+
+
+def _values(task: dict) -> dict:
+  """cli.flag_values() plus `task` (and --seed if cli does not handle it)."""
+  values = cli.flag_values()
+  values.setdefault("task", {}).update(task)
+  if FLAGS.seed is not None and "seed" not in values["task"]:
+    values["task"].setdefault("train_data", {})["seed"] = FLAGS.seed
+    tf_keras.utils.set_random_seed(FLAGS.seed)
+  return values
+
+
+def _build(presets=None, task=None):
+  params = overrides.build(FLAGS.experiment, presets=presets,
+                           config_files=FLAGS.config_file,
+                           flag_values=_values(task or {}),
+                           params_override=FLAGS.params_override)
+  cli.check_experiment(params)
+  return params
+
+
+# Figure images ------------------------------------------------------------
+
+
+def _figure_examples(data, count: int, figure_dir: pathlib.Path) -> dict:
+  """{id: example} of the first `count` validation images by sorted id; the
+  ids and their image / ground-truth PNGs are kept in `figure_dir`."""
+  if count <= 0:
+    return {}
+  known = files.read_json(figure_dir / FIGURE_IDS)
+  raw = tasks.raw_examples(data)
+  if known is None:
+    ids = sorted(i.decode() for i in raw.map(
+        lambda e: e["id"]).as_numpy_iterator())
+    known = ids[:count]
+  chosen = set(known)
+  examples = {}
+  for example in raw.as_numpy_iterator():
+    image_id = example["id"].decode()
+    if image_id in chosen:
+      examples[image_id] = example
+  info = labels.get_info(data.dataset)
+  paths = figures.FigureFiles(figure_dir)
+  for image_id, example in examples.items():
+    size = figures.figure_size(*example["image"].shape[:2])
+    if not paths.image(image_id).exists():
+      figures.write_png(paths.image(image_id),
+                        figures.resize_image(example["image"], size))
+    if not paths.label(image_id).exists():
+      figures.save_label_png(paths.label(image_id), figures.resize_labels(
+          example["label"][..., 0], size), info)
+  files.write_json(figure_dir / FIGURE_IDS, known)
+  return {i: examples[i] for i in known if i in examples}
+
+
+def _reconstruct(generator, example, num_classes: int, long_side: int):
+  """G(Y) of one ground truth at the training scale ([-1, 1] -> uint8)."""
+  label = tf.convert_to_tensor(example["label"])
+  height, width = label.shape[:2]
+  scale = long_side / max(height, width) if long_side else 1.0
+  size = (max(16, round(height * scale)), max(16, round(width * scale)))
+  label = tf.image.resize(label, size, method="nearest")
+  pad = [(-s) % 16 for s in size]
+  padded = tf.pad(tf.cast(label, tf.int32) - 255,
+                  [[0, pad[0]], [0, pad[1]], [0, 0]]) + 255
+  image = generator(maps.ground_truth_map(padded[None], num_classes),
+                    training=False)[0, :size[0], :size[1]]
+  return tf.cast(tf.clip_by_value((image + 1.0) * 127.5, 0, 255),
+                 tf.uint8).numpy()
+
+
+# Jobs -------------------------------------------------------------------------
+
+
+def convert() -> None:
+  if not (FLAGS.tflite and FLAGS.download_dir):
+    raise ValueError("--job=convert needs --tflite and --download_dir")
+  spec = pretrained.TFLITE_FILES[FLAGS.tflite]
+  source = ""
+  if FLAGS.weights_dir:
+    found = sorted(pathlib.Path(FLAGS.weights_dir).rglob(spec.filename))
+    if not found:
+      raise FileNotFoundError(
+          f"--weights_dir={FLAGS.weights_dir} holds no {spec.filename}; "
+          f"leave --weights_dir out to download it from {spec.url}")
+    source = str(found[0])
+  say(f"TFLite {FLAGS.tflite} from {source or spec.url}")
+  path = pretrained.fetch_tflite(FLAGS.tflite, FLAGS.download_dir, source)
+  conversion = pretrained.convert_tflite(path)
+  prefix = pretrained.save_checkpoint(conversion, FLAGS.model_dir,
+                                      source=str(path), overwrite=True)
+  say(f"converted (sha256 verified) to {prefix} (preset {conversion.preset})")
+
+
+def stage1() -> None:
+  params = _build(presets=experiments.GAN_LOSS_PRESETS[FLAGS.gan_loss])
+  start = time.time()
+  step = tasks.train_stage1(params, FLAGS.model_dir)
+  train_seconds = time.time() - start
+  say(f"stage 1 ({params.task.gan_loss}) at step {step} after "
+      f"{train_seconds:.1f} s")
+  start = time.time()
+  data = params.task.validation_data
+  info = labels.get_info(data.dataset)
+  examples = _figure_examples(data, FLAGS.figure_images,
+                              pathlib.Path(FLAGS.figure_dir))
+  generator, _ = tasks.load_stage1(FLAGS.model_dir,
+                                   VARIANT_OF_LOSS[params.task.gan_loss],
+                                   info.num_classes)
+  out = pathlib.Path(FLAGS.model_dir) / "reconstructions"
+  with io_utils.atomic_directory(out) as tmp:
+    for image_id, example in examples.items():
+      image = _reconstruct(generator, example, info.num_classes,
+                           params.task.train_data.resize_long_side)
+      size = figures.figure_size(*example["image"].shape[:2])
+      figures.write_png(tmp / f"{image_id}.png",
+                        figures.resize_image(image, size))
+    files.write_json(tmp / "timing.json", {
+        "train_seconds": train_seconds, "step": step,
+        "reconstruct_seconds": time.time() - start})
+  say(f"{len(examples)} reconstructions in {out}")
+
+
+def stage2() -> None:
+  if not FLAGS.variant or not FLAGS.eval_dir:
+    raise ValueError("--job=stage2 needs --variant and --eval_dir")
+  task = {"variant": FLAGS.variant}
+  if FLAGS.gan_model_dir:
+    task["gan_model_dir"] = FLAGS.gan_model_dir
+  if FLAGS.init_checkpoint:
+    task["init_checkpoint"] = FLAGS.init_checkpoint
+  params = _build(task=task)
+  if params.task.variant != "deeplabv3" and not params.task.gan_model_dir:
+    raise ValueError(f"--variant={params.task.variant} needs --gan_model_dir")
+  start = time.time()
+  step = tasks.train_stage2(params, FLAGS.model_dir)
+  train_seconds = time.time() - start
+  say(f"stage 2 ({params.task.variant}) at step {step} after "
+      f"{train_seconds:.1f} s")
+
+  start = time.time()
+  data = params.task.validation_data
+  info = labels.get_info(data.dataset)
+  figure_dir = pathlib.Path(FLAGS.figure_dir or FLAGS.eval_dir)
+  figure_examples = _figure_examples(data, FLAGS.figure_images, figure_dir)
+  latest = tf.train.latest_checkpoint(FLAGS.model_dir)
+  loaded = checkpoints.load(latest)
+  total = int(tasks.raw_examples(data).cardinality())
+  if FLAGS.eval_max_images:
+    total = min(total, FLAGS.eval_max_images)
+  say(f"evaluating {latest} on {total} {data.split} images")
+
+  def progress(done):
+    if done % 20 == 0 or done == total:
+      say(f"evaluated {done}/{total} images")
+
+  result, kept = per_image.evaluate(
+      loaded.segmenter, tasks.raw_examples(data), data, info.num_classes,
+      keep=set(figure_examples), max_images=FLAGS.eval_max_images,
+      progress=progress)
+  summary = per_image.metrics_of(result)
+  with io_utils.atomic_directory(FLAGS.eval_dir) as tmp:
+    with open(tmp / "per_image.npz", "wb") as f:
+      result.save(f)
+    for image_id, prediction in kept.items():
+      size = figures.figure_size(*prediction.shape)
+      figures.save_label_png(tmp / "predictions" / f"{image_id}.png",
+                             figures.resize_labels(prediction, size), info)
+    files.write_json(tmp / "metrics.json", {
+        "checkpoint": latest, "step": step, "variant": params.task.variant,
+        "seed": FLAGS.seed, "split": data.split,
+        "num_images": len(result.ids), "class_names": list(info.class_names),
+        "train_seconds": train_seconds, "eval_seconds": time.time() - start,
+        **{k: _json_number(v) for k, v in summary.items()}})
+  say(f"val mIoU {100 * summary['miou']:.2f}, pixel acc "
+      f"{100 * summary['pixel_accuracy']:.2f}, class acc "
+      f"{100 * summary['class_accuracy']:.2f} ({len(result.ids)} images, "
+      f"{time.time() - start:.1f} s)")
+
+
+def _json_number(value):
+  """Floats (and lists of them) with NaN as None."""
+  if isinstance(value, (list, tuple)):
+    return [_json_number(v) for v in value]
+  value = float(value)
+  return None if np.isnan(value) else value
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  cli.run({"convert": convert, "stage1": stage1, "stage2": stage2}[FLAGS.job])
+
+
+if __name__ == "__main__":
+  sys.exit(app.run(main))
