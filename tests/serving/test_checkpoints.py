@@ -2,17 +2,12 @@
 import numpy as np
 import pytest
 
-import standins
-
-standins.install()
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from segwgan.configs import overrides
 from segwgan.data import labels
 from segwgan.serving import checkpoints
 from segwgan.training import runner
 from segwgan.training import seg_model
 from segwgan.training import tasks
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 VOC = "pascal_voc2012"
 

@@ -8,14 +8,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-import standins
-
-standins.install()
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from segwgan.serving import checkpoints
 from segwgan.serving import export
 from segwgan.serving import predictor
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 VOC = "pascal_voc2012/VOCdevkit/VOC2012"
 # The first, middle and last image of the val split.
