@@ -6,10 +6,6 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-import standins
-
-standins.install()
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from segwgan.configs import data as data_config
 from segwgan.data import pipeline
 from segwgan.evaluation import inference
@@ -17,7 +13,6 @@ from segwgan.evaluation import metrics
 from segwgan.serving import checkpoints
 from segwgan.serving import export
 from segwgan.serving import predictor
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 VOC = "pascal_voc2012/VOCdevkit/VOC2012"
 VAL_IMAGES = ("2007_000033", "2007_000783", "2007_001594")
