@@ -11,8 +11,10 @@ import tensorflow as tf
 from absl import flags
 from absl import logging
 
+from segwgan import io_utils
 from segwgan.configs import overrides
 from segwgan.data import validate
+from segwgan.modeling import segmenter
 from segwgan.training import callbacks
 from segwgan.training import runner
 
@@ -43,6 +45,12 @@ def define_experiment_flags() -> None:
                     "tf.distribute strategy (default: the experiment's).")
   flags.DEFINE_bool("xla", None, "jit_compile the train step (off by default: "
                     "5x slower on CPU).")
+  flags.DEFINE_integer("seed", None, "Seeds weight initialisation and the "
+                       "data order/augmentation (task.seed and "
+                       "train_data.seed).")
+  flags.DEFINE_bool("deterministic", None, "Deterministic TF ops and data "
+                    "order: a killed and resumed run ends with the same "
+                    "weights as an uninterrupted one (slower).")
   flags.mark_flags_as_required(["experiment", "model_dir"])
 
 
@@ -63,6 +71,15 @@ def flag_values() -> dict:
   values = {}
   if data:
     values["task"] = {"train_data": dict(data), "validation_data": dict(data)}
+  task = values.setdefault("task", {})
+  if FLAGS.seed is not None:
+    task["seed"] = FLAGS.seed
+    task.setdefault("train_data", {})["seed"] = FLAGS.seed
+  if FLAGS.deterministic is not None:
+    task["deterministic"] = FLAGS.deterministic
+    task.setdefault("train_data", {})["deterministic"] = FLAGS.deterministic
+  if not task:
+    del values["task"]
   if runtime:
     values["runtime"] = runtime
   return values
@@ -70,6 +87,13 @@ def flag_values() -> dict:
 
 def check_experiment(params) -> None:
   """Flag/config combinations that cannot work, refused before any work."""
+  io_utils.check_writable_dir(FLAGS.model_dir, "--model_dir")
+  init = getattr(params.task, "init_checkpoint", "")
+  if init:
+    try:
+      segmenter.resolve_checkpoint(init)
+    except ValueError as e:
+      raise ValueError(f"task.init_checkpoint: {e}") from None
   trainer = params.trainer
   if trainer.train_steps <= 0:
     raise ValueError(f"trainer.train_steps must be > 0, got "

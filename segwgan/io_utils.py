@@ -46,3 +46,20 @@ def atomic_directory(path):
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
+
+
+def check_writable_dir(path, flag: str) -> None:
+  """Raises PermissionError naming `flag` if `path` cannot be written.
+
+  The directory is created if missing (parents too); checked before any
+  work so a long job never fails at its last write.
+  """
+  path = pathlib.Path(path)
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".write-test.", dir=path)
+    os.close(fd)
+    os.unlink(tmp)
+  except OSError as e:
+    raise PermissionError(f"{flag}={path} is not a writable directory: "
+                          f"{e.strerror or e}") from None

@@ -58,7 +58,22 @@ def adam(learning_rate: float, beta_1: float = 0.9
 
 
 @dataclasses.dataclass
-class GanTask(cfg.TaskConfig):
+class TrainingTask(cfg.TaskConfig):
+  """What both stages share.
+
+  Attributes:
+    seed: seeds weight initialisation (Python, NumPy and TF global seeds);
+      the data order and augmentation follow `train_data.seed` (`--seed`
+      sets both).
+    deterministic: enables TF op determinism, so a run (and a killed and
+      resumed run) gives bit-identical weights; slower.
+  """
+  seed: int = 0
+  deterministic: bool = False
+
+
+@dataclasses.dataclass
+class GanTask(TrainingTask):
   """Stage 1 (Eq. 7-13, 16): G and D on ground-truth maps.
 
   Attributes:
@@ -86,7 +101,7 @@ class GanTask(cfg.TaskConfig):
 
 
 @dataclasses.dataclass
-class SegTask(cfg.TaskConfig):
+class SegTask(TrainingTask):
   """Stage 2 (Eq. 2-6, 14-15): DeepLabv3 with the frozen G and D.
 
   Attributes:

@@ -48,9 +48,14 @@ class Predictor:
                       config: inference.InferenceConfig =
                       inference.InferenceConfig()) -> "Predictor":
     """See `checkpoints.load` for how the model is determined."""
-    loaded = checkpoints.load(checkpoint, experiment=experiment,
-                              params_override=params_override, preset=preset,
-                              dataset=dataset)
+    return cls.from_loaded(checkpoints.load(
+        checkpoint, experiment=experiment, params_override=params_override,
+        preset=preset, dataset=dataset), config)
+
+  @classmethod
+  def from_loaded(cls, loaded: checkpoints.Loaded,
+                  config: inference.InferenceConfig =
+                  inference.InferenceConfig()) -> "Predictor":
     return cls(export.ServingModule(loaded.segmenter, loaded.info),
                loaded.info, config)
 

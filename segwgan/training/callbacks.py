@@ -16,6 +16,10 @@ class TrainingDiverged(RuntimeError):
   """A loss became NaN or infinite; names the step."""
 
 
+class CheckpointSaveFailed(OSError):
+  """A checkpoint could not be written (e.g. a full disk); names the step."""
+
+
 def _step(trainer) -> int:
   return int(trainer.step.numpy())
 
@@ -113,7 +117,15 @@ class Checkpointing(tf_keras.callbacks.Callback):
     self.manager = manager
 
   def on_epoch_end(self, epoch, logs=None):
-    path = self.manager.save(checkpoint_number=_step(self.model))
+    step = _step(self.model)
+    try:
+      path = self.manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as e:
+      raise CheckpointSaveFailed(
+          f"saving the step-{step} checkpoint in {self.manager.directory} "
+          f"failed ({type(e).__name__}: {str(e).splitlines()[0]}); the "
+          f"previous checkpoint {self.manager.latest_checkpoint} is kept and "
+          "a rerun resumes from it") from None
     logging.info("saved checkpoint %s", path)
 
 

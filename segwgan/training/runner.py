@@ -31,6 +31,13 @@ def set_precision(precision: str) -> None:
   performance.set_mixed_precision_policy(PRECISIONS[precision])
 
 
+def set_seed(seed: int, deterministic: bool = False) -> None:
+  """Seeds Python, NumPy and TF; optionally makes TF ops deterministic."""
+  tf_keras.utils.set_random_seed(seed)
+  if deterministic:
+    tf.config.experimental.enable_op_determinism()
+
+
 def wrap_optimizer(optimizer, precision: str):
   """Adds dynamic loss scaling for float16 (no-op otherwise)."""
   return performance.configure_optimizer(

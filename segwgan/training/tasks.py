@@ -88,6 +88,7 @@ def train_stage1(params: cfg.ExperimentConfig, model_dir: str) -> int:
   task = params.task
   precision = params.runtime.mixed_precision_dtype or "float32"
   runner.set_precision(precision)
+  runner.set_seed(task.seed, task.deterministic)
   strategy = runner.get_strategy(params.runtime.distribution_strategy)
   info = labels.get_info(task.train_data.dataset)
   with strategy.scope():
@@ -156,6 +157,7 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str) -> int:
   task = params.task
   precision = params.runtime.mixed_precision_dtype or "float32"
   runner.set_precision(precision)
+  runner.set_seed(task.seed, task.deterministic)
   strategy = runner.get_strategy(params.runtime.distribution_strategy)
   info = labels.get_info(task.train_data.dataset)
   with strategy.scope():

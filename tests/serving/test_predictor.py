@@ -11,7 +11,6 @@ from segwgan.data import pipeline
 from segwgan.evaluation import inference
 from segwgan.evaluation import metrics
 from segwgan.serving import checkpoints
-from segwgan.serving import export
 from segwgan.serving import predictor
 
 VOC = "pascal_voc2012/VOCdevkit/VOC2012"
@@ -36,8 +35,7 @@ def loaded(converted_dm05):
 
 
 def make_predictor(loaded, config=inference.InferenceConfig()):
-  return predictor.Predictor(
-      export.ServingModule(loaded.segmenter, loaded.info), loaded.info, config)
+  return predictor.Predictor.from_loaded(loaded, config)
 
 
 def test_same_confusion_matrix_as_pipeline_evaluation(loaded, examples):

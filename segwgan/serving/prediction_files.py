@@ -1,0 +1,70 @@
+"""Which images `tools/predict.py` reads and what it writes for each.
+
+Per image ``<stem>``: ``<stem>_labels.png`` (palette PNG whose pixel values
+are the class ids), ``<stem>_overlay.png`` (image blended with the class
+colours) and ``<stem>_figure.png`` (image | prediction | ground truth when
+it is known, as in the paper's Figures 5 and 7). Every file is written
+atomically.
+"""
+import glob
+import pathlib
+from typing import List, Optional
+
+import numpy as np
+from PIL import Image
+from PIL import UnidentifiedImageError
+
+from segwgan.data import labels as labels_lib
+from segwgan.serving import visualize
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def find_images(spec: str) -> List[pathlib.Path]:
+  """The images of an --input: a file, a folder (not recursive) or a glob.
+
+  Raises:
+    FileNotFoundError: nothing matches `spec`.
+  """
+  path = pathlib.Path(spec)
+  if path.is_file():
+    return [path]
+  if path.is_dir():
+    found = sorted(p for p in path.iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+  else:
+    found = sorted(pathlib.Path(p) for p in glob.glob(spec)
+                   if pathlib.Path(p).is_file())
+  if not found:
+    raise FileNotFoundError(
+        f"--input={spec}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
+  return found
+
+
+def read_rgb(path) -> np.ndarray:
+  """uint8 [H, W, 3] of an image file; ValueError naming a bad file."""
+  try:
+    with Image.open(path) as image:
+      image.load()
+      return np.asarray(image.convert("RGB"))
+  except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    raise ValueError(f"{path}: not a readable image ({e})") from None
+
+
+def write_outputs(output_dir, stem: str, image: np.ndarray,
+                  prediction: np.ndarray, info: labels_lib.DatasetInfo,
+                  ground_truth: Optional[np.ndarray] = None) -> list:
+  """Writes the three files of one image; returns their paths."""
+  output_dir = pathlib.Path(output_dir)
+  panels = [("image", image), ("prediction",
+                               visualize.colourise(prediction, info))]
+  if ground_truth is not None:
+    panels.append(("ground truth", visualize.colourise(ground_truth, info)))
+  return [
+      visualize.save_png(visualize.palette_image(prediction, info),
+                         output_dir / f"{stem}_labels.png"),
+      visualize.save_png(visualize.overlay(image, prediction, info),
+                         output_dir / f"{stem}_overlay.png"),
+      visualize.save_png(visualize.side_by_side(panels),
+                         output_dir / f"{stem}_figure.png"),
+  ]

@@ -1,0 +1,162 @@
+"""Fault injection: SIGKILL a short training run, resume it, compare weights.
+
+  .venv/bin/python tests/reliability/kill_resume.py --trials=5 \
+      --data_dir=../shared/data/cmp_facades --workdir=/tmp/kill_resume
+
+For each stage (1: `tools/train_gan.py --gan_loss=wgan`; 2:
+`tools/train_seg.py --variant=segwgan` on that stage-1 run) it first trains
+an uninterrupted reference with `--deterministic --seed`. Each trial then
+starts the same command in a fresh model_dir, SIGKILLs it at a random
+moment within the reference's wall time, and runs the same command again
+(killing it again, up to `--kills_per_trial` times, then letting it finish).
+The final checkpoint of every trial must hold exactly the reference's
+variables: weights, optimizer slots, step and the generator's noise state.
+"""
+import argparse
+import dataclasses
+import pathlib
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import List
+
+import numpy as np
+import tensorflow as tf
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SCHEDULE = ("{trainer: {train_steps: 6, checkpoint_interval: 1, "
+            "summary_interval: 1, validation_interval: 3}, "
+            "task: {train_data: {global_batch_size: 2, output_size: [64, 64], "
+            "resize_long_side: 96, shuffle_buffer_size: 8}, "
+            "validation_data: {resize_long_side: 96}%s}}")
+STAGE1_EXTRA = ", generator: {base_filters: 8}, critic: {base_filters: 8}"
+STAGE2_EXTRA = ", init_checkpoint: ''"
+# Not training state: how many saves a directory saw, and the serialized
+# object graph (metadata whose bytes depend on restore order).
+IGNORED = ("save_counter", "_CHECKPOINTABLE_OBJECT_GRAPH")
+
+
+@dataclasses.dataclass
+class Trial:
+  stage: int
+  kills: List[float]
+  identical: bool
+  differing: List[str]
+
+
+def small_cmp_copy(source: pathlib.Path, root: pathlib.Path, n: int = 12
+                   ) -> pathlib.Path:
+  """The first `n` CMP base images (jpg, png, xml) in the official layout."""
+  base = root / "cmp" / "base"
+  base.mkdir(parents=True, exist_ok=True)
+  for k in range(1, n + 1):
+    for ext in ("jpg", "png", "xml"):
+      name = f"cmp_b{k:04d}.{ext}"
+      if (source / "base" / name).exists():
+        shutil.copy(source / "base" / name, base / name)
+  return root / "cmp"
+
+
+def command(stage: int, model_dir, data_dir, tfds_dir, stage1_dir=None):
+  common = [f"--data_dir={data_dir}", f"--tfds_dir={tfds_dir}",
+            f"--model_dir={model_dir}", "--deterministic", "--seed=7"]
+  if stage == 1:
+    return [sys.executable, str(REPO / "tools" / "train_gan.py"),
+            "--experiment=stage1_cmp_facades_cpu", "--gan_loss=wgan", *common,
+            f"--params_override={SCHEDULE % STAGE1_EXTRA}"]
+  return [sys.executable, str(REPO / "tools" / "train_seg.py"),
+          "--experiment=stage2_cmp_facades_cpu", "--variant=segwgan",
+          f"--gan_model_dir={stage1_dir}", *common,
+          f"--params_override={SCHEDULE % STAGE2_EXTRA}"]
+
+
+def run_to_end(cmd) -> float:
+  start = time.time()
+  result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+                          timeout=900, check=False)
+  if result.returncode:
+    raise RuntimeError(f"{' '.join(cmd[:2])} failed:\n{result.stderr[-3000:]}")
+  return time.time() - start
+
+
+def run_and_kill(cmd, after: float) -> bool:
+  """Starts `cmd`, SIGKILLs it after `after` s; False if it ended first."""
+  process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+  try:
+    process.wait(timeout=after)
+    return False
+  except subprocess.TimeoutExpired:
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return True
+
+
+def checkpoint_values(model_dir) -> dict:
+  prefix = tf.train.latest_checkpoint(str(model_dir))
+  if prefix is None:
+    raise RuntimeError(f"no checkpoint in {model_dir}")
+  reader = tf.train.load_checkpoint(prefix)
+  return {name: reader.get_tensor(name)
+          for name in reader.get_variable_to_shape_map()
+          if not any(name.startswith(i) for i in IGNORED)}
+
+
+def differences(reference: dict, other: dict) -> List[str]:
+  names = sorted(set(reference) | set(other))
+  return [n for n in names if n not in reference or n not in other
+          or not np.array_equal(reference[n], other[n])]
+
+
+def run_trials(data_dir, workdir, trials: int, kills_per_trial: int = 2,
+               seed: int = 0, stages=(1, 2), log=print) -> List[Trial]:
+  """Runs the references and `trials` kill/resume trials per stage."""
+  workdir = pathlib.Path(workdir)
+  data = small_cmp_copy(pathlib.Path(data_dir), workdir)
+  tfds_dir = workdir / "tfds"
+  rng = random.Random(seed)
+  references, results = {}, []
+  stage1_ref = workdir / "stage1_reference"
+  for stage in stages:
+    ref_dir = workdir / f"stage{stage}_reference"
+    seconds = run_to_end(command(stage, ref_dir, data, tfds_dir, stage1_ref))
+    references[stage] = checkpoint_values(ref_dir)
+    log(f"stage {stage}: reference trained in {seconds:.0f} s")
+    for k in range(trials):
+      model_dir = workdir / f"stage{stage}_trial{k}"
+      cmd = command(stage, model_dir, data, tfds_dir, stage1_ref)
+      kills = []
+      for _ in range(kills_per_trial):
+        after = rng.uniform(0.2, 1.0) * seconds
+        if run_and_kill(cmd, after):
+          kills.append(round(after, 1))
+      run_to_end(cmd)
+      diff = differences(references[stage], checkpoint_values(model_dir))
+      results.append(Trial(stage, kills, not diff, diff))
+      log(f"stage {stage} trial {k}: killed at {kills} s, resumed; "
+          f"final weights {'identical' if not diff else 'DIFFER: ' + ', '.join(diff[:5])}")
+  return results
+
+
+def main() -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--data_dir", default=str(
+      REPO.parent / "shared" / "data" / "cmp_facades"))
+  parser.add_argument("--workdir", required=True)
+  parser.add_argument("--trials", type=int, default=5)
+  parser.add_argument("--kills_per_trial", type=int, default=2)
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args()
+  results = run_trials(args.data_dir, args.workdir, args.trials,
+                       args.kills_per_trial, args.seed)
+  same = sum(t.identical for t in results)
+  print(f"{same} of {len(results)} killed-and-resumed runs ended with the "
+        "reference's weights")
+  return 0 if same == len(results) else 1
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,144 @@
+"""tools/evaluate.py, predict.py and export.py end to end on real VOC files
+with the converted Google-trained DeepLabv3-MobileNetV2 0.5."""
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segwgan.data import labels
+from segwgan.evaluation import metrics
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+VOC = "pascal_voc2012/VOCdevkit/VOC2012"
+
+
+def tool(name, *args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([sys.executable, str(REPO / "tools" / name), *args],
+                        cwd=REPO, env=env, capture_output=True, text=True,
+                        timeout=600, check=False)
+
+
+def tree_digest(root: pathlib.Path) -> str:
+  digest = hashlib.sha256()
+  for path in sorted(root.rglob("*")):
+    if path.is_file():
+      digest.update(str(path.relative_to(root)).encode())
+      digest.update(path.read_bytes())
+  return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def voc_images(shared_data, tmp_path_factory):
+  """Four real VOC val JPEGs in a folder."""
+  root = tmp_path_factory.mktemp("voc_images")
+  ids = (shared_data / VOC / "ImageSets/Segmentation/val.txt"
+         ).read_text().split()[:4]
+  for i in ids:
+    shutil.copy(shared_data / VOC / "JPEGImages" / f"{i}.jpg", root)
+  return root
+
+
+@pytest.fixture(scope="module")
+def exported(converted_dm05, tmp_path_factory):
+  export_dir = tmp_path_factory.mktemp("export") / "voc"
+  result = tool("export.py", f"--checkpoint={converted_dm05}",
+                "--dataset=pascal_voc2012", f"--export_dir={export_dir}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "exported pascal_voc2012" in result.stdout
+  return export_dir
+
+
+def test_export_refuses_to_overwrite_and_keeps_the_old_one(exported,
+                                                           converted_dm05):
+  before = tree_digest(exported)
+  result = tool("export.py", f"--checkpoint={converted_dm05}",
+                "--dataset=pascal_voc2012", f"--export_dir={exported}")
+  assert result.returncode == 2
+  assert "already exists" in result.stderr and str(exported) in result.stderr
+  assert "Traceback" not in result.stderr
+  assert tree_digest(exported) == before
+
+
+def test_export_of_a_missing_checkpoint_names_it(tmp_path):
+  result = tool("export.py", f"--checkpoint={tmp_path / 'nope'}",
+                "--dataset=pascal_voc2012", f"--export_dir={tmp_path / 'x'}")
+  assert result.returncode == 2
+  assert str(tmp_path / "nope") in result.stderr
+  assert not (tmp_path / "x").exists()
+
+
+def test_predict_writes_labels_overlays_and_figures(exported, voc_images,
+                                                    shared_data, tmp_path):
+  out = tmp_path / "pred"
+  result = tool("predict.py", f"--saved_model={exported}",
+                f"--input={voc_images}", f"--output_dir={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  voc = labels.get_info("pascal_voc2012")
+  stems = sorted(p.stem for p in voc_images.glob("*.jpg"))
+  total = metrics.ConfusionMatrix(voc.num_classes)
+  for stem in stems:
+    image = Image.open(voc_images / f"{stem}.jpg")
+    label_png = Image.open(out / f"{stem}_labels.png")
+    assert label_png.mode == "P" and label_png.size == image.size
+    prediction = np.asarray(label_png)
+    assert prediction.max() < voc.num_classes
+    truth = np.asarray(Image.open(shared_data / VOC / "SegmentationClass" /
+                                  f"{stem}.png"))
+    total.update(truth, prediction)
+    assert Image.open(out / f"{stem}_overlay.png").size == image.size
+    figure = Image.open(out / f"{stem}_figure.png")
+    assert figure.size[0] > 2 * image.size[0]  # image | prediction
+  # A VOC-trained model on VOC images: far better than chance.
+  assert metrics.pixel_accuracy(total.matrix) > 0.7
+
+
+def test_predict_glob_matching_nothing_is_a_clear_error(exported, tmp_path):
+  result = tool("predict.py", f"--saved_model={exported}",
+                f"--input={tmp_path}/*.jpg", f"--output_dir={tmp_path / 'o'}")
+  assert result.returncode == 2
+  assert "no image files" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_names_a_broken_image(exported, tmp_path):
+  bad = tmp_path / "in"
+  bad.mkdir()
+  (bad / "broken.jpg").write_text("not an image")
+  result = tool("predict.py", f"--saved_model={exported}", f"--input={bad}",
+                f"--output_dir={tmp_path / 'o'}")
+  assert result.returncode == 2
+  assert "broken.jpg" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_writes_the_table_json_and_csv(converted_dm05, shared_data,
+                                                tmp_path):
+  out = tmp_path / "eval"
+  result = tool("evaluate.py", f"--checkpoint={converted_dm05}",
+                "--dataset=pascal_voc2012",
+                f"--data_dir={shared_data / 'pascal_voc2012'}",
+                f"--tfds_dir={tmp_path / 'tfds'}", "--split=val",
+                "--max_images=6", f"--output_dir={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads((out / "metrics.json").read_text())
+  assert report["num_images"] == 6
+  cm = np.asarray(report["confusion_matrix"])
+  assert report["miou"] == pytest.approx(metrics.mean_iou(cm))
+  assert "aeroplane" in result.stdout and "mean (Eq. 17, 19)" in result.stdout
+  csv_lines = (out / "metrics.csv").read_text().splitlines()
+  assert csv_lines[0] == "class,iou,accuracy" and len(csv_lines) == 21 + 3
+
+
+def test_evaluate_refuses_an_unwritable_output_dir(converted_dm05, tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  result = tool("evaluate.py", f"--checkpoint={converted_dm05}",
+                "--dataset=pascal_voc2012", f"--output_dir={blocker / 'sub'}")
+  assert result.returncode == 2
+  assert "--output_dir" in result.stderr and "Traceback" not in result.stderr

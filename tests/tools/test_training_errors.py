@@ -1,0 +1,144 @@
+"""Bad input to the training tools: one clear line naming the flag, file or
+step at fault, exit code 2, and nothing already written is damaged."""
+import hashlib
+import pathlib
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SHORT = ("{trainer: {train_steps: %d, checkpoint_interval: 1, "
+         "summary_interval: 1, validation_interval: 2}, "
+         "task: {train_data: {global_batch_size: 2, output_size: [64, 64], "
+         "resize_long_side: 96, shuffle_buffer_size: 4}, "
+         "validation_data: {resize_long_side: 96}%s}}")
+SMALL_GAN = ", generator: {base_filters: 8}, critic: {base_filters: 8}"
+
+
+def run(tool, *args, preexec_fn=None):
+  return subprocess.run([sys.executable, str(REPO / "tools" / tool), *args],
+                        capture_output=True, text=True, cwd=REPO,
+                        timeout=600, check=False, preexec_fn=preexec_fn)
+
+
+def digest(folder: pathlib.Path) -> dict:
+  return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+          for p in sorted(folder.glob("ckpt-*")) + [folder / "checkpoint"]
+          if p.is_file()}
+
+
+def assert_user_error(result, *fragments):
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  for fragment in fragments:
+    assert fragment in result.stderr, (fragment, result.stderr[-3000:])
+
+
+@pytest.fixture(scope="module")
+def data(shared_data, tmp_path_factory):
+  root = tmp_path_factory.mktemp("errors")
+  base = root / "cmp" / "base"
+  base.mkdir(parents=True)
+  for k in range(1, 9):
+    for ext in ("jpg", "png"):
+      shutil.copy(shared_data / "cmp_facades" / "base" / f"cmp_b{k:04d}.{ext}",
+                  base)
+  return root
+
+
+def stage1(data, model_dir, steps=2, extra="", preexec_fn=None):
+  return run("train_gan.py", "--experiment=stage1_cmp_facades_cpu",
+             f"--data_dir={data / 'cmp'}", f"--tfds_dir={data / 'tfds'}",
+             f"--model_dir={model_dir}",
+             f"--params_override={SHORT % (steps, SMALL_GAN + extra)}",
+             preexec_fn=preexec_fn)
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+  """A stage-1 run at step 2 (its checkpoints must survive what follows)."""
+  model_dir = data / "good"
+  result = stage1(data, model_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return model_dir
+
+
+def test_unknown_experiment_lists_the_known_ones(tmp_path):
+  result = run("train_gan.py", "--experiment=stage1_nope",
+               f"--model_dir={tmp_path}")
+  assert_user_error(result, "--experiment='stage1_nope'",
+                    "stage1_cmp_facades_cpu")
+
+
+@pytest.mark.parametrize("override,fragment", [
+    ("trainer: {train_steps: [", "--params_override"),
+    ("trainer: {no_such_field: 1}", "no_such_field"),
+    ("task: {train_data: {output_size: [60, 60]}}", "multiple of 16"),
+])
+def test_malformed_or_impossible_overrides(tmp_path, override, fragment):
+  result = run("train_gan.py", "--experiment=stage1_cmp_facades_cpu",
+               f"--model_dir={tmp_path / 'run'}",
+               f"--params_override={override}")
+  assert_user_error(result, fragment)
+  assert not list((tmp_path / "run").glob("ckpt-*"))
+
+
+def test_missing_init_checkpoint_is_named_before_any_work(tmp_path):
+  missing = tmp_path / "no_such_ckpt"
+  result = run("train_seg.py", "--experiment=stage2_cmp_facades_cpu",
+               "--variant=deeplabv3", f"--model_dir={tmp_path / 'run'}",
+               f"--init_checkpoint={missing}")
+  assert_user_error(result, "task.init_checkpoint", str(missing))
+
+
+def test_init_checkpoint_that_does_not_fit_is_named(data, trained, tmp_path):
+  # A stage-1 (G and D) checkpoint holds no segmenter.
+  result = run("train_seg.py", "--experiment=stage2_cmp_facades_cpu",
+               "--variant=deeplabv3", f"--data_dir={data / 'cmp'}",
+               f"--tfds_dir={data / 'tfds'}", f"--model_dir={tmp_path / 'r'}",
+               f"--init_checkpoint={trained}",
+               f"--params_override={SHORT % (2, '')}")
+  assert_user_error(result, str(trained))
+  assert not list((tmp_path / "r").glob("ckpt-*"))
+
+
+def test_unwritable_model_dir_is_named(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("x")
+  result = run("train_gan.py", "--experiment=stage1_cmp_facades_cpu",
+               f"--model_dir={blocker / 'run'}")
+  assert_user_error(result, "--model_dir", str(blocker / "run"))
+  assert blocker.read_text() == "x"
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_checkpoints(data, trained):
+  before = digest(trained)
+  result = stage1(data, trained, 4, ", l1_weight: .nan")
+  assert_user_error(result, "non-finite at step 3")
+  assert digest(trained) == before
+  assert tf.train.latest_checkpoint(str(trained)).endswith("ckpt-2")
+
+
+def _limit_file_size():
+  # Writes past 256 KiB fail with EFBIG, like a full disk (SIGXFSZ ignored).
+  signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+  resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+
+
+def test_full_disk_while_saving_keeps_the_last_checkpoint(data, trained,
+                                                           tmp_path):
+  model_dir = tmp_path / "run"
+  shutil.copytree(trained, model_dir)
+  before = digest(model_dir)
+  result = stage1(data, model_dir, 4, "", _limit_file_size)
+  assert_user_error(result, "step-3 checkpoint", str(model_dir))
+  assert digest(model_dir) == before
+  # With space again, the same command resumes from step 2 and finishes.
+  again = stage1(data, model_dir, 4)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-4")

@@ -1,0 +1,49 @@
+"""Exports a segmenter as a SavedModel (uint8 images of any size) and TFLite.
+
+  python tools/export.py --checkpoint=runs/segwgan/best \
+      --export_dir=exports/cmp_segwgan --tflite
+  python tools/export.py --checkpoint=checkpoints/tf_deeplab_mnv2_dm05_os8 \
+      --dataset=pascal_voc2012 --export_dir=exports/voc
+
+Signatures: serving_default (uint8 images -> labels, probabilities) and
+logits (see segwgan/serving/export.py). The export is written to a
+temporary directory and renamed when complete: an existing export is
+replaced only with --overwrite and only by a complete new one.
+"""
+import pathlib
+
+from absl import app
+from absl import flags
+
+from segwgan import cli
+from segwgan import io_utils
+from segwgan.serving import export
+from segwgan.serving import tool_flags
+
+flags.DEFINE_string("export_dir", None, "The SavedModel directory to write.")
+flags.DEFINE_string("dataset", None, "The classes of a converted "
+                    "--checkpoint (default: the run's).")
+flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
+                  "(float32, builtin ops).")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
+tool_flags.define_checkpoint_flags()
+flags.mark_flags_as_required(["export_dir", "checkpoint"])
+FLAGS = flags.FLAGS
+
+
+def run_export() -> None:
+  parent = pathlib.Path(FLAGS.export_dir).resolve().parent
+  io_utils.check_writable_dir(parent, "--export_dir")
+  loaded = tool_flags.load_checkpoint(FLAGS.dataset)
+  path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.tflite,
+                       overwrite=FLAGS.overwrite)
+  print(f"exported {loaded.info.dataset} segmenter from {loaded.info.source} "
+        f"to {path}" + (" (+ model.tflite)" if FLAGS.tflite else ""))
+
+
+def main(_):
+  cli.run(run_export)
+
+
+if __name__ == "__main__":
+  app.run(main)
