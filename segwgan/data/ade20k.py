@@ -87,7 +87,6 @@ def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
 class Ade20k(builder.SourceBuilder):
   """ADE20K SceneParsing (ADEChallengeData2016), 150 classes."""
   name = "segwgan_ade20k"
-  DATASET = NAME
   URLS = URLS
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
   read_label = staticmethod(read_label)

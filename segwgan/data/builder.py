@@ -16,14 +16,17 @@ directory's real path and every example file's part, name, size and mtime
 (plus split_seed/val_fraction for seeded splits), or ``dl_<hash>`` of the
 archive URLs. A different or changed copy is therefore prepared afresh, never
 served from another copy's data. TFDS writes into a temporary directory and
-renames it when complete, so an interrupted preparation is redone.
+renames it when complete, so an interrupted preparation is redone, and
+concurrent preparations of one variant wait for each other (a lock file).
 """
 import dataclasses
+import fcntl
 import hashlib
 import inspect
 import io
 import json
 import os
+import pathlib
 from typing import Mapping, Optional
 
 import numpy as np
@@ -75,13 +78,12 @@ def features() -> tfds.features.FeaturesDict:
 class SourceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """Base of the dataset builders: reads parts of a source layout.
 
-  Subclasses set `DATASET`, `URLS` and `MANUAL_DOWNLOAD_INSTRUCTIONS`,
+  Subclasses set `URLS` and `MANUAL_DOWNLOAD_INSTRUCTIONS`,
   implement `_info` (with `dataset_info`) and `_split_generators` (with
   `source` and `generators`), and define `read_label(path)`.
   """
   VERSION = VERSION
   RELEASE_NOTES = {"1.0.0": "Original bytes or lossless pixels; train ids."}
-  DATASET = ""
   URLS: Mapping[str, str] = {}
 
   @staticmethod
@@ -161,9 +163,23 @@ def download_config(urls: Mapping[str, str], seeded: bool, split_seed: int,
 
 def prepare(builder_cls, config: SourceConfig, tfds_dir: Optional[str],
             source_dir=None) -> tfds.core.DatasetBuilder:
-  """The builder of `config`, prepared (validated) once into `tfds_dir`."""
+  """The builder of `config`, prepared (validated) once into `tfds_dir`.
+
+  Processes preparing the same variant at once (e.g. the workers of one
+  multi-worker run) take turns on a lock file beside it; the later ones then
+  find it prepared.
+  """
   builder = builder_cls(data_dir=tfds_dir, config=config)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=os.fspath(source_dir) if source_dir else None,
-      try_download_gcs=False))
+  if builder.is_prepared():
+    return builder
+  lock_path = pathlib.Path(os.fspath(builder.data_path)).parent.parent / (
+      f".{config.name}.lock")
+  lock_path.parent.mkdir(parents=True, exist_ok=True)
+  with open(lock_path, "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    builder = builder_cls(data_dir=tfds_dir, config=config)  # Re-read.
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=os.fspath(source_dir) if source_dir else None,
+            try_download_gcs=False))
   return builder

@@ -104,7 +104,6 @@ def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
 class Cityscapes(builder.SourceBuilder):
   """Cityscapes gtFine, 19 evaluation classes (manual download)."""
   name = "segwgan_cityscapes"
-  DATASET = NAME
   URLS = URLS
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
   read_label = staticmethod(read_label)

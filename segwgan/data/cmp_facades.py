@@ -110,7 +110,6 @@ def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
 class CmpFacades(builder.SourceBuilder):
   """CMP Facade DB (base + extended), 12 classes."""
   name = "segwgan_cmp_facades"
-  DATASET = NAME
   URLS = URLS
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
   read_label = staticmethod(read_label)

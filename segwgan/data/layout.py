@@ -35,15 +35,6 @@ def sorted_files(directory: pathlib.Path, pattern: str) -> list[pathlib.Path]:
   return sorted(p for p in directory.glob(pattern) if p.is_file())
 
 
-def first_dir(candidates: Sequence[pathlib.Path], expected: str
-              ) -> pathlib.Path:
-  """The first existing directory of `candidates`, else a DataError."""
-  for candidate in candidates:
-    if candidate.is_dir():
-      return candidate
-  raise validate.DataError(f"expected {expected} under {candidates[-1]}")
-
-
 def select(name: str, split: str, splits: Mapping[str, Optional[tuple]],
            available: Sequence[str], where) -> list[str]:
   """The available parts making up `split` (a name of `splits`).

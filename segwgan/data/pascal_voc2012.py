@@ -110,7 +110,6 @@ def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
 class PascalVoc2012(builder.SourceBuilder):
   """PASCAL VOC 2012 segmentation, 21 classes."""
   name = "segwgan_pascal_voc2012"
-  DATASET = NAME
   URLS = URLS
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
   read_label = staticmethod(read_label)

@@ -100,7 +100,6 @@ def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
 class StanfordBackground(builder.SourceBuilder):
   """Stanford Background Dataset, 8 classes."""
   name = "segwgan_stanford_background"
-  DATASET = NAME
   URLS = URLS
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
   read_label = staticmethod(read_label)

@@ -76,7 +76,11 @@ def check_mode(image: Image.Image, modes: Iterable[str], path,
 def check_values(values: np.ndarray, allowed: np.ndarray, path,
                  expected: str) -> None:
   """Refuses a label holding values outside the sorted `allowed` set."""
-  present = np.unique(values)
+  values = np.asarray(values)
+  if values.dtype == np.uint8:  # 10x faster than np.unique on big labels.
+    present = np.flatnonzero(np.bincount(values.ravel(), minlength=256))
+  else:
+    present = np.unique(values)
   bad = present[~np.isin(present, allowed)]
   if bad.size:
     shown = ", ".join(str(v) for v in bad[:8]) + (", ..." if bad.size > 8

@@ -1,7 +1,11 @@
 """`load_raw`: the element contract, and prepared data keyed by the source."""
+import fcntl
 import os
 import pathlib
 import shutil
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -10,6 +14,8 @@ import tensorflow_datasets as tfds
 
 import datacopies
 from segwgan.configs import data as data_config
+from segwgan.data import builder
+from segwgan.data import cmp_facades
 from segwgan.data import decode
 from segwgan.data import pipeline
 from segwgan.data import registry
@@ -115,7 +121,8 @@ def test_interrupted_preparation_is_redone(shared_data, tmp_path,
     registry.load_raw(NAME, "all", source_dir=root, tfds_dir=str(tfds_dir))
   assert not versions(tfds_dir)
   # A process killed mid-way leaves its temporary dir: it is ignored.
-  (config_dir,) = (tfds_dir / "segwgan_cmp_facades").iterdir()
+  (config_dir,) = [p for p in (tfds_dir / "segwgan_cmp_facades").iterdir()
+                   if p.is_dir()]
   (config_dir / "incomplete.KILLED_1.0.0").mkdir()
   (config_dir / "incomplete.KILLED_1.0.0" / "dataset_info.json").write_text(
       "{}")
@@ -124,3 +131,40 @@ def test_interrupted_preparation_is_redone(shared_data, tmp_path,
   assert int(ds.cardinality()) == 6
   assert sorted(datacopies.decoded(ds)) == [f"cmp_b{k:04d}"
                                             for k in range(1, 7)]
+
+
+def test_concurrent_preparations_take_turns(shared_data, tmp_path):
+  """A second process waits on the lock while the variant is being
+  prepared, then reuses it instead of preparing it again."""
+  root = datacopies.cmp_copy(shared_data, tmp_path / "cmp", base=(1, 2, 3))
+  tfds_dir = tmp_path / "tfds"
+  config = builder.source_config(root, cmp_facades.parts(root), True, 0, 0.2)
+  lock_path = tfds_dir / "segwgan_cmp_facades" / f".{config.name}.lock"
+  lock_path.parent.mkdir(parents=True)
+  script = (
+      "from segwgan.data import registry\n"
+      f"ds = registry.load_raw('{NAME}', 'all', source_dir='{root}', "
+      f"tfds_dir='{tfds_dir}')\n"
+      "print(sorted(x['id'].decode() for x in ds.as_numpy_iterator()))\n")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+  with open(lock_path, "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # As a process preparing it would.
+    worker = subprocess.Popen([sys.executable, "-c", script], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    deadline = time.time() + 240
+    while f"-> FLOCK  ADVISORY  WRITE {worker.pid} " not in pathlib.Path(
+        "/proc/locks").read_text():
+      assert worker.poll() is None, worker.communicate()
+      assert time.time() < deadline
+      time.sleep(0.2)
+    cmp_facades.CmpFacades(data_dir=str(tfds_dir), config=config
+                           ).download_and_prepare(
+                               download_config=tfds.download.DownloadConfig(
+                                   manual_dir=str(root)))
+  out, err = worker.communicate(timeout=300)
+  assert worker.returncode == 0, err[-3000:]
+  assert "Downloading and preparing" not in out + err
+  assert out.strip().splitlines()[-1] == (
+      "['cmp_b0001', 'cmp_b0002', 'cmp_b0003']")
+  assert len(versions(tfds_dir)) == 1
