@@ -51,7 +51,7 @@ def select(name: str, split: str, splits: Mapping[str, Optional[tuple]],
   """
   if split not in splits:
     raise validate.DataError(
-        f"unknown split {split!r} of {name}; known splits: "
+        f"unknown split {split!r} of {name} (--split); known splits: "
         f"{', '.join(splits)}")
   wanted = splits[split]
   parts = [p for p in sorted(available) if wanted is None or p in wanted]

@@ -45,8 +45,9 @@ def test_elements_follow_the_pipeline_contract(shared_data, tmp_path):
 
 
 def test_builders_are_registered_tfds_datasets():
+  names = tfds.list_builders(with_community_datasets=False)
   for name in registry.MODULES:
-    assert f"segwgan_{name}" in tfds.list_builders(with_community_datasets=False)
+    assert f"segwgan_{name}" in names
 
 
 def test_another_copy_is_never_served_stale_data(shared_data, tmp_path):

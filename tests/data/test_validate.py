@@ -65,9 +65,9 @@ def test_unknown_dataset_lists_the_known_ones(tmp_path):
 
 
 def test_unknown_split_lists_the_known_ones(cmp, tmp_path):
-  raises("unknown split 'test' of cmp_facades; known splits: base, "
-         "extended, train, val, all", registry.list_examples, "cmp_facades",
-         cmp, "test")
+  raises(r"unknown split 'test' of cmp_facades \(--split\); known splits: "
+         "base, extended, train, val, all", registry.list_examples,
+         "cmp_facades", cmp, "test")
   raises("unknown split 'test'", registry.load_raw, "cmp_facades", "test",
          source_dir=cmp, tfds_dir=str(tmp_path / "tfds"))
   assert nothing_prepared(tmp_path / "tfds")
