@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from PIL import Image
 
 import datacopies
 from segwgan.configs import data as data_config
@@ -169,3 +170,23 @@ def test_concurrent_preparations_take_turns(shared_data, tmp_path):
   assert out.strip().splitlines()[-1] == (
       "['cmp_b0001', 'cmp_b0002', 'cmp_b0003']")
   assert len(versions(tfds_dir)) == 1
+
+
+@pytest.mark.parametrize("mode,ext,kept", [
+    ("L", "jpg", True), ("CMYK", "jpg", True), ("RGBA", "png", True),
+    ("P", "png", True), ("I;16", "png", False)])
+def test_stored_bytes_decode_exactly_as_pil_reads(shared_data, tmp_path,
+                                                  mode, ext, kept):
+  """Original bytes where TF decodes them like PIL, else a lossless PNG."""
+  photo = Image.open(shared_data / "cmp_facades" / "base" / "cmp_b0004.jpg")
+  path = tmp_path / f"photo.{ext}"
+  if mode == "I;16":
+    grey = np.asarray(photo.convert("L"), np.uint16) * 257
+    Image.fromarray(grey).save(path)
+  else:
+    photo.convert(mode).save(path)
+  pixels = registry.read_image(path)
+  data = decode.exact_bytes(path, pixels)
+  assert (data == path.read_bytes()) == kept
+  np.testing.assert_array_equal(decode.decode_bytes(tf.constant(data)),
+                                pixels)
