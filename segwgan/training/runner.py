@@ -76,13 +76,22 @@ def replica_share(per_example):
   return tf.nn.compute_average_loss(tf.cast(per_example, tf.float32))
 
 
+def _read_all(path: str) -> None:
+  """Reads every tensor of checkpoint `path` (restores can be deferred, so a
+  truncated file would otherwise surface only mid-training)."""
+  reader = tf.train.load_checkpoint(path)
+  for name in reader.get_variable_to_shape_map():
+    reader.get_tensor(name)
+
+
 def restore_latest(checkpoint: tf.train.Checkpoint,
                    manager: tf.train.CheckpointManager) -> Optional[str]:
   """Restores the newest readable checkpoint; older ones if it is corrupt."""
   for path in reversed(manager.checkpoints):
     try:
+      _read_all(path)
       checkpoint.restore(path).expect_partial()
-    except (tf.errors.OpError, ValueError) as e:
+    except (tf.errors.OpError, ValueError, IndexError, OSError) as e:
       logging.warning("checkpoint %s is unreadable (%s); trying the previous "
                       "one", path, str(e).splitlines()[0])
       continue
