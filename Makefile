@@ -17,3 +17,32 @@ $(STAMP): setup.py
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests
+
+# make demo: the main job (issue 7). Sets up .venv/, then runs
+#   tools/reproduce.py on CMP Facades with a short CPU schedule
+#   (experiments/cmp_facades_demo.yaml, one seed): TFLite conversion, stage 1
+#   GAN and WGAN, DeepLabv3 / SegGAN / SegWGAN, evaluation on the validation
+#   split, report. Prints the report's path (DEMO_DIR/report/report.md).
+#   DATA_DIR=...    CMP Facades (the folder holding base/); default
+#                   $(SHARED)/data/cmp_facades if present, else the official
+#                   download.
+#   WEIGHTS_DIR=... a folder with deeplabv3_257_mv_gpu.tflite; default
+#                   $(SHARED)/weights if present, else the official download.
+#   DEMO_DIR=...    output (default runs/demo; rerunning resumes/skips).
+#   TFDS_DIR=...    where the prepared dataset is kept (default
+#                   ~/tensorflow_datasets).
+SHARED ?= $(or $(SEGWGAN_SHARED_DIR),../shared)
+DATA_DIR ?= $(if $(wildcard $(SHARED)/data/cmp_facades/base),$(SHARED)/data/cmp_facades)
+WEIGHTS_DIR ?= $(if $(wildcard $(SHARED)/weights),$(SHARED)/weights)
+DEMO_DIR ?= runs/demo
+TFDS_DIR ?=
+
+.PHONY: demo
+
+demo: $(STAMP)
+	$(VENV)/bin/python tools/reproduce.py --dataset=cmp_facades --seeds=1 \
+	    --config_file=experiments/cmp_facades_demo.yaml \
+	    $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) \
+	    $(if $(WEIGHTS_DIR),--weights_dir=$(WEIGHTS_DIR)) \
+	    $(if $(TFDS_DIR),--tfds_dir=$(TFDS_DIR)) \
+	    --output_dir=$(DEMO_DIR)

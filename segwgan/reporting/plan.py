@@ -260,17 +260,26 @@ def _absolute(path: Optional[str]) -> str:
   return os.path.abspath(os.path.expanduser(path)) if path else ""
 
 
-def resolve_init(init_checkpoint: str, output_dir: str) -> tuple:
+def resolve_init(init_checkpoint: str, output_dir: str,
+                 weights_dir: str = "") -> tuple:
   """(init_checkpoint, tflite name or '') for a stage-2 `init_checkpoint`.
 
   A preset's default converted checkpoint (e.g.
   'checkpoints/tf_deeplab_mnv2_dm05_os8') becomes the output directory's own
-  conversion of the official TFLite file; anything else is kept.
+  conversion of the official TFLite file. A Model Garden checkpoint
+  (gs://.../NAME/ckpt-N) is read from WEIGHTS_DIR/NAME/ckpt-N when that
+  local copy (`pretrained.download_checkpoint`) exists, in place otherwise.
+  Anything else is kept.
   """
   for preset, tflite in PRESET_TFLITE.items():
     if init_checkpoint == models.PRESETS[preset].init_checkpoint:
       layout = Layout(pathlib.Path(output_dir))
       return str(layout.pretrained(preset)), tflite
+  if init_checkpoint and "://" in init_checkpoint and weights_dir:
+    parts = init_checkpoint.rstrip("/").split("/")
+    local = pathlib.Path(weights_dir, *parts[-2:])
+    if pathlib.Path(f"{local}.index").exists():
+      return str(local), ""
   if init_checkpoint and "://" not in init_checkpoint:
     return _absolute(init_checkpoint), ""
   return init_checkpoint, ""
@@ -292,7 +301,8 @@ def build(dataset: str, size: str, seeds: int, output_dir: str, *,
   if seeds < 1:
     raise ValueError(f"--seeds must be >= 1, got {seeds}")
   output_dir = _absolute(output_dir)
-  init, tflite = resolve_init(stage2_init_checkpoint, output_dir)
+  init, tflite = resolve_init(stage2_init_checkpoint, output_dir,
+                              _absolute(weights_dir))
   if tflite and tflite not in pretrained.TFLITE_FILES:
     raise ValueError(f"unknown TFLite file {tflite}")
   return Plan(dataset=dataset, size=size, seeds=list(range(seeds)),

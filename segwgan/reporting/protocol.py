@@ -24,11 +24,12 @@ import datetime
 import json
 import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
 import time
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from segwgan.reporting import files
 from segwgan.reporting import plan as plan_lib
@@ -80,13 +81,22 @@ def _relay(line: str, state: dict, say: Callable[[str], None]) -> None:
       say(f"    {match.group(1)}")
 
 
+def _children_cpu() -> float:
+  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return usage.ru_utime + usage.ru_stime
+
+
 def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
-             python: str = sys.executable) -> float:
-  """Runs one part's process, logging all its output; returns seconds."""
+             python: str = sys.executable) -> Tuple[float, float]:
+  """Runs one part's process, logging all its output.
+
+  Returns:
+    (wall seconds, CPU seconds of the process and its children).
+  """
   command = part.command(python)
   log_path.parent.mkdir(parents=True, exist_ok=True)
   env = dict(os.environ, PYTHONUNBUFFERED="1")
-  start = time.time()
+  start, cpu = time.time(), _children_cpu()
   state = {}
   with open(log_path, "a") as log:
     log.write(f"\n# {_now()}\n$ {shlex.join(command)}\n")
@@ -111,7 +121,7 @@ def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
     say("    " + "    ".join(tail).rstrip())
     raise PartFailed(f"part {part.name} failed (exit code {code}); its log "
                      f"is {log_path}; rerunning the same command resumes it")
-  return time.time() - start
+  return time.time() - start, _children_cpu() - cpu
 
 
 def _record_invocation(layout, record: dict) -> None:
@@ -166,14 +176,14 @@ def run(plan: plan_lib.Plan, argv: Sequence[str],
       continue
     say(f"{prefix}: {part.title} (log: {layout.log(part.name)})")
     started = _now()
-    seconds = run_part(part, layout.log(part.name), say)
+    seconds, cpu_seconds = run_part(part, layout.log(part.name), say)
     files.write_json(layout.marker(part.name), {
         "name": part.name, "args": list(part.args),
         "command": part.command(), "started": started, "finished": _now(),
-        "seconds": seconds})
+        "seconds": seconds, "cpu_seconds": cpu_seconds})
     record["ran"].append(part.name)
-    say(f"{prefix}: done in {duration(seconds)} (elapsed "
-        f"{duration(time.time() - start)})")
+    say(f"{prefix}: done in {duration(seconds)}, CPU {duration(cpu_seconds)}"
+        f" (elapsed {duration(time.time() - start)})")
   record.update(finished=_now(), seconds=time.time() - start)
   _record_invocation(layout, record)
   if only is not None:

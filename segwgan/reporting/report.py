@@ -284,7 +284,8 @@ def _timing_rows(plan: plan_lib.Plan) -> List[list]:
       if metrics:
         detail = (f"training {_duration(metrics.get('train_seconds'))}, "
                   f"evaluation {_duration(metrics.get('eval_seconds'))}")
-    rows.append([part.name, _duration(marker.get("seconds")), detail or "-",
+    rows.append([part.name, _duration(marker.get("seconds")),
+                 _duration(marker.get("cpu_seconds")), detail or "-",
                  marker.get("started", "not run")])
   return rows
 
@@ -321,7 +322,7 @@ def render(plan: plan_lib.Plan, out_dir: pathlib.Path) -> tuple:
   files.atomic_write_bytes(out_dir / FIG4, _curves(plan))
   figures_written.append(FIG4)
   for filename, grid in _grids(plan, info).items():
-    figures.write_png(out_dir / filename, grid)
+    figures.write_png(out_dir / filename, figures.compact(grid))
     figures_written.append(filename)
 
   md = [f"# SegGAN / SegWGAN reproduction: {name}, `{plan.size}` "
@@ -425,8 +426,10 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
     command = marker.get("command") or part.command()
     md += [f"- `{part.name}`:", "", _code(shlex.join(command), "bash"), ""]
   md += ["### Wall time per part", "",
-         tables.markdown(["part", "wall time", "of which", "started"],
-                         _timing_rows(plan), align="lrll"), "",
+         "CPU time is user + system time of the part's processes (on a "
+         "shared machine, wall time also counts waiting for the CPU).", "",
+         tables.markdown(["part", "wall time", "CPU time", "of which",
+                          "started"], _timing_rows(plan), align="lrrll"), "",
          "### Seeds", "",
          f"- Stage 1 (G and D): seed {plan.stage1_seed}.",
          f"- Stage 2: seeds {', '.join(str(s) for s in plan.seeds)}; each "

@@ -28,13 +28,13 @@ from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
-import tf_keras
 
 from segwgan import cli
 from segwgan import io_utils
 from segwgan.configs import experiments
 from segwgan.configs import overrides
 from segwgan.data import labels
+from segwgan.data import registry
 from segwgan.evaluation import per_image
 from segwgan.modeling import pretrained
 from segwgan.reporting import figures
@@ -66,9 +66,7 @@ flags.DEFINE_string("weights_dir", None, "convert: a folder holding a copy "
                     "of the TFLite file (searched recursively).")
 flags.DEFINE_string("download_dir", None, "convert: where the verified "
                     "TFLite copy is kept.")
-cli.define_experiment_flags()
-if "seed" not in flags.FLAGS:  # older segwgan.cli without --seed
-  flags.DEFINE_integer("seed", None, "Seeds initialisation and data order.")
+cli.define_experiment_flags()  # incl. --seed (task.seed and train_data.seed)
 flags.mark_flag_as_required("job")
 FLAGS = flags.FLAGS
 
@@ -78,12 +76,9 @@ def say(message: str) -> None:
 
 
 def _values(task: dict) -> dict:
-  """cli.flag_values() plus `task` (and --seed if cli does not handle it)."""
+  """cli.flag_values() (data, runtime, --seed) plus `task`."""
   values = cli.flag_values()
   values.setdefault("task", {}).update(task)
-  if FLAGS.seed is not None and "seed" not in values["task"]:
-    values["task"].setdefault("train_data", {})["seed"] = FLAGS.seed
-    tf_keras.utils.set_random_seed(FLAGS.seed)
   return values
 
 
@@ -99,23 +94,28 @@ def _build(presets=None, task=None):
 # Figure images ------------------------------------------------------------
 
 
-def _figure_examples(data, count: int, figure_dir: pathlib.Path) -> dict:
-  """{id: example} of the first `count` validation images by sorted id; the
-  ids and their image / ground-truth PNGs are kept in `figure_dir`."""
-  if count <= 0:
-    return {}
+def _figure_ids(data, count: int, figure_dir: pathlib.Path) -> list:
+  """The first `count` validation ids by sorted id (kept in figure_dir)."""
   known = files.read_json(figure_dir / FIGURE_IDS)
-  raw = tasks.raw_examples(data)
-  if known is None:
-    ids = sorted(i.decode() for i in raw.map(
-        lambda e: e["id"]).as_numpy_iterator())
-    known = ids[:count]
-  chosen = set(known)
-  examples = {}
-  for example in raw.as_numpy_iterator():
-    image_id = example["id"].decode()
-    if image_id in chosen:
-      examples[image_id] = example
+  if known is not None or count <= 0:
+    return known or []
+  if data.source_dir:
+    ids = [e.id for e in registry.list_examples(
+        data.dataset, data.source_dir, data.split,
+        split_seed=data.split_seed, val_fraction=data.val_fraction)]
+  else:
+    ids = [i.decode() for i in tasks.raw_examples(data).map(
+        lambda e: e["id"]).as_numpy_iterator()]
+  return sorted(ids)[:count]
+
+
+def _figure_examples(data, ids, figure_dir: pathlib.Path) -> dict:
+  """{id: example} of `ids`; their image and ground-truth PNGs are saved in
+  `figure_dir` (once)."""
+  chosen, examples = set(ids), {}
+  for example in tasks.raw_examples(data).as_numpy_iterator():
+    if example["id"].decode() in chosen:
+      examples[example["id"].decode()] = example
   info = labels.get_info(data.dataset)
   paths = figures.FigureFiles(figure_dir)
   for image_id, example in examples.items():
@@ -126,8 +126,14 @@ def _figure_examples(data, count: int, figure_dir: pathlib.Path) -> dict:
     if not paths.label(image_id).exists():
       figures.save_label_png(paths.label(image_id), figures.resize_labels(
           example["label"][..., 0], size), info)
-  files.write_json(figure_dir / FIGURE_IDS, known)
-  return {i: examples[i] for i in known if i in examples}
+  files.write_json(figure_dir / FIGURE_IDS, list(ids))
+  return {i: examples[i] for i in ids if i in examples}
+
+
+def _has_figure_inputs(ids, figure_dir: pathlib.Path) -> bool:
+  paths = figures.FigureFiles(figure_dir)
+  return (figure_dir / FIGURE_IDS).exists() and all(
+      paths.image(i).exists() and paths.label(i).exists() for i in ids)
 
 
 def _reconstruct(generator, example, num_classes: int, long_side: int):
@@ -179,8 +185,9 @@ def stage1() -> None:
   start = time.time()
   data = params.task.validation_data
   info = labels.get_info(data.dataset)
-  examples = _figure_examples(data, FLAGS.figure_images,
-                              pathlib.Path(FLAGS.figure_dir))
+  figure_dir = pathlib.Path(FLAGS.figure_dir)
+  examples = _figure_examples(
+      data, _figure_ids(data, FLAGS.figure_images, figure_dir), figure_dir)
   generator, _ = tasks.load_stage1(FLAGS.model_dir,
                                    VARIANT_OF_LOSS[params.task.gan_loss],
                                    info.num_classes)
@@ -219,7 +226,9 @@ def stage2() -> None:
   data = params.task.validation_data
   info = labels.get_info(data.dataset)
   figure_dir = pathlib.Path(FLAGS.figure_dir or FLAGS.eval_dir)
-  figure_examples = _figure_examples(data, FLAGS.figure_images, figure_dir)
+  figure_ids = _figure_ids(data, FLAGS.figure_images, figure_dir)
+  if not _has_figure_inputs(figure_ids, figure_dir):
+    _figure_examples(data, figure_ids, figure_dir)
   latest = tf.train.latest_checkpoint(FLAGS.model_dir)
   loaded = checkpoints.load(latest)
   total = int(tasks.raw_examples(data).cardinality())
@@ -233,7 +242,7 @@ def stage2() -> None:
 
   result, kept = per_image.evaluate(
       loaded.segmenter, tasks.raw_examples(data), data, info.num_classes,
-      keep=set(figure_examples), max_images=FLAGS.eval_max_images,
+      keep=set(figure_ids), max_images=FLAGS.eval_max_images,
       progress=progress)
   summary = per_image.metrics_of(result)
   with io_utils.atomic_directory(FLAGS.eval_dir) as tmp:

@@ -1,5 +1,6 @@
 """Protocol YAML: sections, merge order, report settings, and the plan."""
 import json
+import pathlib
 
 import pytest
 
@@ -81,8 +82,12 @@ def test_plan_parts_and_commands(tmp_path):
 def test_plan_without_conversion(tmp_path):
   plan = make_plan(tmp_path, init="")
   assert plan.tflite == "" and plan.parts()[0].name == "stage1_gan"
-  plan = make_plan(tmp_path, init="gs://bucket/ckpt-1")
-  assert plan.init_checkpoint == "gs://bucket/ckpt-1"
+  gs = "gs://bucket/deeplab_resnet101_imagenet/ckpt-62400"
+  assert make_plan(tmp_path, init=gs).init_checkpoint == gs
+  local = tmp_path / "weights" / "deeplab_resnet101_imagenet" / "ckpt-62400"
+  local.parent.mkdir(parents=True)
+  pathlib.Path(f"{local}.index").write_bytes(b"")
+  assert make_plan(tmp_path, init=gs).init_checkpoint == str(local)
 
 
 def test_plan_compatibility(tmp_path):
