@@ -10,6 +10,9 @@ memory that TF keeps after a model is gone. A separate process also makes a
 part's command the exact record of what ran, and a crash or a kill loses
 only that part. The cost is a few seconds of imports per part.
 
+Stopping: Ctrl-C, SIGTERM or SIGHUP stops the running part's process (its
+training resumes from its last checkpoint next time).
+
 Resuming: a part that finished leaves a marker (`parts/<name>.json` with its
 command and wall time), written only after its process exited cleanly; a
 rerun skips it. A part that did not finish is run again with the same
@@ -26,8 +29,10 @@ import os
 import re
 import resource
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -92,6 +97,11 @@ def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
 
   Returns:
     (wall seconds, CPU seconds of the process and its children).
+
+  Raises:
+    PartFailed: the process failed; `.seconds` and `.cpu_seconds` say how
+      long it ran. A KeyboardInterrupt stops the process and is re-raised
+      with the same two attributes.
   """
   command = part.command(python)
   log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,20 +118,30 @@ def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
         log.write(line)
         _relay(line, state, say)
       code = process.wait()
-    except BaseException:
+    except BaseException as e:
       process.terminate()
       try:
         process.wait(timeout=30)
       except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
+      e.seconds, e.cpu_seconds = time.time() - start, _children_cpu() - cpu
       raise
+  seconds, cpu_seconds = time.time() - start, _children_cpu() - cpu
   if code:
     with open(log_path) as f:
       tail = f.readlines()[-15:]
     say("    " + "    ".join(tail).rstrip())
-    raise PartFailed(f"part {part.name} failed (exit code {code}); its log "
-                     f"is {log_path}; rerunning the same command resumes it")
-  return time.time() - start, _children_cpu() - cpu
+    error = PartFailed(f"part {part.name} failed (exit code {code}); its log "
+                       f"is {log_path}; rerunning the same command resumes "
+                       "it")
+    error.seconds, error.cpu_seconds = seconds, cpu_seconds
+    raise error
+  return seconds, cpu_seconds
+
+
+def _attempts_path(layout, part: str):
+  return layout.marker(part).with_suffix(".attempts.json")
 
 
 def _record_invocation(layout, record: dict) -> None:
@@ -133,9 +153,19 @@ def _record_invocation(layout, record: dict) -> None:
                    old + json.dumps(record, sort_keys=True) + "\n")
 
 
+class Stopped(KeyboardInterrupt):
+  """SIGTERM or SIGHUP: handled like Ctrl-C (the running part is stopped)."""
+
+
+def _stop(signum, frame):
+  del frame
+  raise Stopped(f"signal {signum}")
+
+
 def run(plan: plan_lib.Plan, argv: Sequence[str],
         say: Callable[[str], None] = print,
-        only: Optional[List[str]] = None) -> str:
+        only: Optional[List[str]] = None,
+        python: str = sys.executable) -> str:
   """Runs the plan's unfinished parts and (re)writes the report.
 
   Args:
@@ -143,10 +173,23 @@ def run(plan: plan_lib.Plan, argv: Sequence[str],
     argv: the command line that asked for it (recorded in the report).
     say: where progress lines go.
     only: run only these parts (tests); the report needs all of them.
+    python: the interpreter of the parts' processes.
 
   Returns:
     The report's path.
   """
+  handlers = {}
+  if threading.current_thread() is threading.main_thread():
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+      handlers[signum] = signal.signal(signum, _stop)
+  try:
+    return _run(plan, argv, say, only, python)
+  finally:
+    for signum, handler in handlers.items():
+      signal.signal(signum, handler)
+
+
+def _run(plan, argv, say, only, python) -> str:
   layout = plan.layout
   layout.root.mkdir(parents=True, exist_ok=True)
   plan.check_compatible(files.read_json(layout.plan))
@@ -176,15 +219,31 @@ def run(plan: plan_lib.Plan, argv: Sequence[str],
       continue
     say(f"{prefix}: {part.title} (log: {layout.log(part.name)})")
     started = _now()
-    seconds, cpu_seconds = run_part(part, layout.log(part.name), say)
+    attempts = files.read_json(_attempts_path(layout, part.name)) or []
+    try:
+      seconds, cpu_seconds = run_part(part, layout.log(part.name), say,
+                                      python)
+    except BaseException as e:
+      # Kept so the report can count the time of interrupted attempts.
+      files.write_json(_attempts_path(layout, part.name), attempts + [{
+          "started": started, "outcome": type(e).__name__,
+          "seconds": getattr(e, "seconds", None),
+          "cpu_seconds": getattr(e, "cpu_seconds", None)}])
+      record.update(finished=_now(), seconds=time.time() - start,
+                    outcome=f"{part.name}: {type(e).__name__}")
+      _record_invocation(layout, record)
+      raise
     files.write_json(layout.marker(part.name), {
         "name": part.name, "args": list(part.args),
-        "command": part.command(), "started": started, "finished": _now(),
-        "seconds": seconds, "cpu_seconds": cpu_seconds})
+        "command": part.command(python), "started": started,
+        "finished": _now(),
+        "seconds": seconds, "cpu_seconds": cpu_seconds,
+        "earlier_attempts": attempts})
     record["ran"].append(part.name)
     say(f"{prefix}: done in {duration(seconds)}, CPU {duration(cpu_seconds)}"
         f" (elapsed {duration(time.time() - start)})")
-  record.update(finished=_now(), seconds=time.time() - start)
+  record.update(finished=_now(), seconds=time.time() - start,
+                outcome="completed")
   _record_invocation(layout, record)
   if only is not None:
     return ""

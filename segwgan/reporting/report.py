@@ -284,8 +284,16 @@ def _timing_rows(plan: plan_lib.Plan) -> List[list]:
       if metrics:
         detail = (f"training {_duration(metrics.get('train_seconds'))}, "
                   f"evaluation {_duration(metrics.get('eval_seconds'))}")
-    rows.append([part.name, _duration(marker.get("seconds")),
-                 _duration(marker.get("cpu_seconds")), detail or "-",
+    wall, cpu = marker.get("seconds"), marker.get("cpu_seconds")
+    earlier = marker.get("earlier_attempts") or []
+    if earlier and wall is not None:
+      wall += sum(a.get("seconds") or 0 for a in earlier)
+      cpu = None if cpu is None else cpu + sum(a.get("cpu_seconds") or 0
+                                              for a in earlier)
+      detail = (detail + "; " if detail else "") + (
+          f"incl. {len(earlier)} interrupted attempt"
+          f"{'s' if len(earlier) > 1 else ''}")
+    rows.append([part.name, _duration(wall), _duration(cpu), detail or "-",
                  marker.get("started", "not run")])
   return rows
 
@@ -301,7 +309,8 @@ def _invocation_rows(layout) -> List[list]:
     rows.append([f"`{shlex.join(record['command'])}`", record["started"],
                  _duration(record.get("seconds")),
                  ", ".join(record.get("ran", [])) or "-",
-                 str(len(record.get("skipped", [])))])
+                 str(len(record.get("skipped", []))),
+                 record.get("outcome", "-")])
   return rows
 
 
@@ -415,9 +424,9 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
         "Each invocation of `tools/reproduce.py` on this output directory "
         "(wall time until the report was written; parts done before are "
         "skipped):", "",
-        tables.markdown(["command", "started", "wall time", "parts run",
-                         "parts skipped"], _invocation_rows(layout),
-                        align="llrll"), "",
+        tables.markdown(["command", "started", "wall time", "parts finished",
+                         "parts skipped", "outcome"], _invocation_rows(layout),
+                        align="llrlll"), "",
         "Each part is one process; its training half is what "
         "`tools/train_gan.py` / `tools/train_seg.py` run with the same flags "
         "(without `--job` and the figure/eval flags):", ""]
@@ -427,7 +436,8 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
     md += [f"- `{part.name}`:", "", _code(shlex.join(command), "bash"), ""]
   md += ["### Wall time per part", "",
          "CPU time is user + system time of the part's processes (on a "
-         "shared machine, wall time also counts waiting for the CPU).", "",
+         "shared machine, wall time also counts waiting for the CPU); both "
+         "include interrupted earlier attempts of a part.", "",
          tables.markdown(["part", "wall time", "CPU time", "of which",
                           "started"], _timing_rows(plan), align="lrrll"), "",
          "### Seeds", "",

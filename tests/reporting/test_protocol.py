@@ -1,0 +1,109 @@
+"""Running parts: relayed progress, failures, interrupted attempts, skips.
+
+The parts' interpreter is replaced by a small script, so these tests run no
+training (tests/tools/test_reproduce.py runs the real thing).
+"""
+import json
+import stat
+
+import pytest
+
+from segwgan.reporting import files
+from segwgan.reporting import plan as plan_lib
+from segwgan.reporting import protocol
+from segwgan.reporting import settings
+
+FAKE = """#!/bin/sh
+echo "I1125 10:00:00.000000 1 callbacks.py:59] step 1/2 (50%) loss=1 | ETA"
+echo "noise that is only logged"
+echo "| a worker message"
+echo "I1125 10:00:01.000000 1 callbacks.py:59] step 2/2 (100%) loss=1 | ETA"
+if [ -n "$FAKE_FAIL" ]; then echo "error: it broke" >&2; exit 3; fi
+exit 0
+"""
+
+
+@pytest.fixture
+def fake_python(tmp_path):
+  path = tmp_path / "python"
+  path.write_text(FAKE)
+  path.chmod(path.stat().st_mode | stat.S_IEXEC)
+  return str(path)
+
+
+def make_plan(tmp_path):
+  return plan_lib.build("cmp_facades", "cpu", 1, str(tmp_path / "out"),
+                        sections=settings.load(()), stage2_init_checkpoint="",
+                        data_dir=str(tmp_path / "data"))
+
+
+def test_run_part_relays_progress_and_logs_everything(tmp_path, fake_python):
+  lines = []
+  part = plan_lib.Part("p", "a part", ("--job=stage1",))
+  seconds, cpu = protocol.run_part(part, tmp_path / "p.log", lines.append,
+                                   fake_python)
+  assert seconds > 0 and cpu >= 0
+  assert lines == ["    step 1/2 (50%) loss=1 | ETA", "    a worker message",
+                   "    step 2/2 (100%) loss=1 | ETA"]
+  log = (tmp_path / "p.log").read_text()
+  assert "noise that is only logged" in log
+  assert "$ " + fake_python + " -m segwgan.reporting.worker --job=stage1" in log
+
+
+def test_a_failed_part_names_its_log(tmp_path, fake_python, monkeypatch):
+  monkeypatch.setenv("FAKE_FAIL", "1")
+  lines = []
+  part = plan_lib.Part("p", "a part", ())
+  with pytest.raises(protocol.PartFailed, match="exit code 3.*p.log") as e:
+    protocol.run_part(part, tmp_path / "p.log", lines.append, fake_python)
+  assert e.value.seconds > 0
+  assert any("error: it broke" in line for line in lines)
+
+
+def test_markers_skip_and_attempts_are_counted(tmp_path, fake_python,
+                                                monkeypatch):
+  plan = make_plan(tmp_path)
+  layout = plan.layout
+  quiet = lambda _: None  # pylint: disable=unnecessary-lambda-assignment
+  monkeypatch.setenv("FAKE_FAIL", "1")
+  with pytest.raises(protocol.PartFailed):
+    protocol.run(plan, ["reproduce"], say=quiet, only=["stage1_gan"],
+                 python=fake_python)
+  assert not layout.marker("stage1_gan").exists()
+  record = json.loads(layout.invocations.read_text().splitlines()[-1])
+  assert record["outcome"] == "stage1_gan: PartFailed"
+
+  monkeypatch.delenv("FAKE_FAIL")
+  protocol.run(plan, ["reproduce"], say=quiet, only=["stage1_gan"],
+               python=fake_python)
+  done = files.read_json(layout.marker("stage1_gan"))
+  assert done["args"] == list(plan.parts()[0].args)
+  assert [a["outcome"] for a in done["earlier_attempts"]] == ["PartFailed"]
+  assert done["earlier_attempts"][0]["seconds"] > 0
+
+  said = []
+  protocol.run(plan, ["reproduce"], say=said.append, only=["stage1_gan"],
+               python=fake_python)
+  assert any("stage1_gan: done before" in line for line in said)
+  outcomes = [json.loads(line)["outcome"]
+              for line in layout.invocations.read_text().splitlines()]
+  assert outcomes == ["stage1_gan: PartFailed", "completed", "completed"]
+
+
+def test_a_changed_part_command_is_refused(tmp_path, fake_python):
+  plan = make_plan(tmp_path)
+  protocol.run(plan, ["reproduce"], say=lambda _: None, only=["stage1_gan"],
+               python=fake_python)
+  marker = plan.layout.marker("stage1_gan")
+  value = files.read_json(marker)
+  value["args"] = value["args"][:-1]
+  files.write_json(marker, value)
+  with pytest.raises(plan_lib.PlanMismatch, match="another command"):
+    protocol.run(plan, ["reproduce"], say=lambda _: None,
+                 only=["stage1_gan"], python=fake_python)
+
+
+def test_duration():
+  assert protocol.duration(12.34) == "12.3s"
+  assert protocol.duration(245) == "4m05s"
+  assert protocol.duration(3723) == "1h02m03s"
