@@ -1,0 +1,134 @@
+"""Measure 7: end-to-end wall time of the CPU reproduction and of `make demo`.
+
+Reads the wall times `tools/reproduce.py` records in an output directory
+(`parts/<part>.json`: each part's process wall and CPU seconds;
+`invocations.jsonl`: each invocation's wall time, the parts it ran and
+skipped), or, with `--run_demo`, times a fresh `make demo` into a temporary
+DEMO_DIR (up to ~15 minutes, so longer than the other benchmarks).
+
+  .venv/bin/python benchmarks/end_to_end.py \
+      [--reproduce_dir=runs/reproduce/cmp_facades_cpu] [--demo_dir=runs/demo]
+  .venv/bin/python benchmarks/end_to_end.py --run_demo
+
+Targets: the CPU reproduction of one dataset (3 variants, one seed: parts
+pretrained, stage1_gan, stage1_wgan, stage2_seed0_{deeplabv3,seggan,segwgan}
+and the report) <= 90 min; the main command (`make demo`) <= 15 min.
+Final lines: `end_to_end_reproduction ratio=X target=<=1.0` and
+`end_to_end_demo ratio=X target=<=1.0`, X = wall time / target time, or
+`ratio=nan` with the reason when nothing was recorded (never an estimate).
+"""
+import argparse
+import json
+import math
+import os
+import pathlib
+import subprocess
+import tempfile
+import time
+
+import timing
+
+TARGET_MIN = {"reproduction": 90.0, "demo": 15.0}
+ONE_SEED_PARTS = ("stage1_gan", "stage1_wgan", "stage2_seed0_deeplabv3",
+                  "stage2_seed0_seggan", "stage2_seed0_segwgan")
+
+
+def recorded(root: pathlib.Path) -> dict:
+  """{'parts': {name: marker}, 'invocations': [record]} of an output dir."""
+  parts = {}
+  for path in sorted((root / "parts").glob("*.json")):
+    parts[path.stem] = json.loads(path.read_text())
+  invocations = []
+  if (root / "invocations.jsonl").exists():
+    invocations = [json.loads(line) for line in
+                   (root / "invocations.jsonl").read_text().splitlines()
+                   if line.strip()]
+  return {"parts": parts, "invocations": invocations}
+
+
+def wall_minutes(root: pathlib.Path, name: str) -> float:
+  """The recorded wall time of a complete one-seed run in `root` (nan and
+  the reason printed if there is none)."""
+  if not root.exists():
+    print(f"  {name}: not measured: no output directory {root}")
+    return math.nan
+  data = recorded(root)
+  parts = data["parts"]
+  for part, marker in parts.items():
+    print(f"  {name}: part {part:<26} wall {marker['seconds'] / 60:7.1f} "
+          f"min, CPU {marker.get('cpu_seconds', 0) / 60:7.1f} min")
+  missing = [p for p in ONE_SEED_PARTS if p not in parts]
+  if missing:
+    print(f"  {name}: not measured: parts not finished: {missing}")
+    return math.nan
+  extra_seeds = [p for p in parts if p.startswith("stage2_seed") and
+                 not p.startswith("stage2_seed0_")]
+  if extra_seeds:
+    one_seed = [p for p in ("pretrained", *ONE_SEED_PARTS) if p in parts]
+    print(f"  {name}: more than one seed ran; the sum of the one-seed "
+          f"parts' wall times ({', '.join(one_seed)}) is used")
+    return sum(parts[p]["seconds"] for p in one_seed) / 60
+  complete = [r for r in data["invocations"]
+              if r.get("outcome", "completed") == "completed" and
+              "seconds" in r and not r.get("skipped")]
+  if complete:
+    record = complete[-1]
+    print(f"  {name}: one invocation ran every part: "
+          f"{' '.join(record.get('command', []))}")
+    return record["seconds"] / 60
+  total = sum(m["seconds"] for m in parts.values())
+  print(f"  {name}: parts ran across several invocations; the sum of the "
+        "parts' wall times (without the report) is used")
+  return total / 60
+
+
+def run_demo() -> float:
+  demo_dir = pathlib.Path(tempfile.mkdtemp()) / "demo"
+  print(f"  running: make demo DEMO_DIR={demo_dir}", flush=True)
+  start = time.perf_counter()
+  result = subprocess.run(["make", "demo", f"DEMO_DIR={demo_dir}"],
+                          cwd=timing.REPO, check=False,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+  minutes = (time.perf_counter() - start) / 60
+  print("\n".join("    " + line for line in
+                  result.stdout.splitlines()[-15:]))
+  if result.returncode:
+    print(f"  make demo failed (exit {result.returncode}): not measured")
+    return math.nan
+  wall_minutes(demo_dir, "demo (recorded)")
+  return minutes
+
+
+def line(name: str, minutes: float) -> None:
+  target = TARGET_MIN[name]
+  if math.isnan(minutes):
+    print(f"  {name}: not measured")
+    print(f"end_to_end_{name} ratio=nan target=<=1.0")
+  else:
+    print(f"  {name}: {minutes:.1f} min (target {target:.0f} min)")
+    print(f"end_to_end_{name} ratio={minutes / target:.3f} target=<=1.0",
+          flush=True)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--reproduce_dir", default=os.path.join(
+      "runs", "reproduce", "cmp_facades_cpu"))
+  parser.add_argument("--demo_dir", default=os.path.join("runs", "demo"))
+  parser.add_argument("--run_demo", action="store_true",
+                      help="time a fresh `make demo` instead of reading "
+                      "--demo_dir")
+  args = parser.parse_args()
+  timing.banner("end_to_end")
+  reproduction = wall_minutes(timing.REPO / args.reproduce_dir,
+                              "reproduction")
+  demo = (run_demo() if args.run_demo
+          else wall_minutes(timing.REPO / args.demo_dir, "demo"))
+  print(f"   ({timing.load()} at end)")
+  line("reproduction", reproduction)
+  line("demo", demo)
+
+
+if __name__ == "__main__":
+  main()

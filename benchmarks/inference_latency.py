@@ -1,0 +1,133 @@
+"""Measure 6: exported SavedModel latency / TFLite-XNNPACK latency.
+
+The model is DeepLabv3 MobileNetV2 width 0.5 (VOC, 21 classes): Google's
+float TFLite file `deeplabv3_257_mv_gpu.tflite` in ../shared/weights, and the
+same weights converted to our checkpoint (`checkpoints/tf_deeplab_mnv2_dm05_os8`,
+converted now if absent) and exported with `segwgan.serving.export` (+
+`--tflite`). One real VOC image resized to 257x257, batch 1, 2 threads for
+both runtimes (TF intra-op threads = 2; `tf.lite.Interpreter(num_threads=2)`,
+whose default delegate for float models is XNNPACK).
+
+Sides (each a call on the same image, timed interleaved, medians):
+  google tflite        the Google file: normalised pixels -> logits 257x257x21
+  savedmodel logits    our export's `logits` signature: pixels -> logits at
+                       the input size (the same work as the Google file plus
+                       the in-graph normalisation)
+  savedmodel serving   `serving_default`: uint8 -> labels + probabilities
+  our tflite (export)  the export's model.tflite (serving_default)
+  our tflite logits    our `logits` signature converted to TFLite the same way
+
+  .venv/bin/python benchmarks/inference_latency.py
+
+Final lines: `inference_savedmodel_vs_tflite ratio=X target=<=1.2`
+(savedmodel logits / google tflite) and `inference_our_tflite_vs_google
+ratio=X target=<=1.0` (our tflite (export) / google tflite).
+"""
+import pathlib
+import tempfile
+
+import timing  # pylint: disable=g-bad-import-order
+
+import numpy as np  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+from PIL import Image  # pylint: disable=g-import-not-at-top
+
+from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
+from segwgan.serving import export  # pylint: disable=g-import-not-at-top
+
+SIZE = 257
+THREADS = 2
+CALLS_PER_REP = 10
+IMAGE = (timing.SHARED / "data" / "pascal_voc2012" / "VOCdevkit" / "VOC2012" /
+         "JPEGImages" / "2007_000363.jpg")
+
+
+def interpreter(path_or_content, input_shape=None):
+  kwargs = ({"model_path": str(path_or_content)}
+            if isinstance(path_or_content, (str, pathlib.Path))
+            else {"model_content": path_or_content})
+  interp = tf.lite.Interpreter(num_threads=THREADS, **kwargs)
+  if input_shape is not None:
+    interp.resize_tensor_input(interp.get_input_details()[0]["index"],
+                               input_shape)
+  interp.allocate_tensors()
+  return interp
+
+
+def tflite_call(interp, value):
+  inp = interp.get_input_details()[0]
+  outputs = interp.get_output_details()
+
+  def call():
+    interp.set_tensor(inp["index"], value.astype(inp["dtype"]))
+    interp.invoke()
+    return [interp.get_tensor(o["index"]) for o in outputs]
+
+  return call
+
+
+def repeated(call, n=CALLS_PER_REP):
+  def run():
+    for _ in range(n):
+      call()
+  return run
+
+
+def main():
+  timing.banner("inference_latency")
+  tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+  tf.config.threading.set_inter_op_parallelism_threads(THREADS)
+  image = np.array(Image.open(IMAGE).convert("RGB").resize(
+      (SIZE, SIZE), Image.BILINEAR), np.uint8)[None]
+  pixels = image.astype(np.float32)
+  normalised = pixels / 127.5 - 1.0
+
+  checkpoint = timing.converted_dm05_checkpoint()
+  loaded = checkpoints.load(checkpoint, dataset="pascal_voc2012")
+  assert loaded.info.resize_long_side == 0, loaded.info
+  export_dir = pathlib.Path(tempfile.mkdtemp()) / "export"
+  export.export(loaded, export_dir, tflite=True)
+  module, _ = export.load(export_dir)
+  converter = tf.lite.TFLiteConverter.from_saved_model(
+      str(export_dir), signature_keys=[export.LOGITS_KEY])
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  logits_tflite = converter.convert()
+
+  google = interpreter(timing.DM05_TFLITE)
+  ours = interpreter(export_dir / export.TFLITE_FILE, [1, SIZE, SIZE, 3])
+  ours_logits = interpreter(logits_tflite, [1, SIZE, SIZE, 3])
+  pixels_t, image_t = tf.constant(pixels), tf.constant(image)
+  calls = {
+      "google tflite": tflite_call(google, normalised),
+      "savedmodel logits": lambda: module.logits(pixels_t).numpy(),
+      "savedmodel serving": lambda: module.serve(image_t)["labels"].numpy(),
+      "our tflite (export)": tflite_call(ours, image),
+      "our tflite logits": tflite_call(ours_logits, pixels),
+  }
+  # The same predictions (sanity): labels of each side against Google's.
+  reference = np.argmax(calls["google tflite"]()[0], -1)
+  agreement = {
+      "savedmodel logits": np.argmax(module.logits(pixels_t).numpy(), -1),
+      "our tflite logits": np.argmax(calls["our tflite logits"]()[0], -1)}
+  for name, labels in agreement.items():
+    print(f"  {name}: {np.mean(labels == reference):.4f} of pixels agree "
+          "with the Google file's argmax")
+  for name, interp in (("google", google), ("ours", ours)):
+    print(f"  {name} tflite ops: {len(interp._get_ops_details())}")  # pylint: disable=protected-access
+
+  times = timing.interleaved({k: repeated(v) for k, v in calls.items()},
+                             reps=40, warmup=2, budget_s=240)
+  timing.report(times, unit="ms", scale=1000.0 / CALLS_PER_REP,
+                per="image")
+  saved = timing.ratio_of(times, "savedmodel logits", "google tflite")
+  timing.ratio_of(times, "savedmodel serving", "google tflite")
+  ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
+  timing.ratio_of(times, "our tflite logits", "google tflite")
+  print(f"   ({timing.load()} at end)")
+  print(f"inference_savedmodel_vs_tflite ratio={saved:.3f} target=<=1.2")
+  print(f"inference_our_tflite_vs_google ratio={ours_ratio:.3f} "
+        "target=<=1.0", flush=True)
+
+
+if __name__ == "__main__":
+  main()
