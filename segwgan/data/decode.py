@@ -46,6 +46,21 @@ def decode_bytes(data: tf.Tensor) -> tf.Tensor:
   return image
 
 
+def decode_example(example: dict) -> dict:
+  """A `registry.load_raw(..., decoded=False)` element, decoded: the same
+  ``{'image': uint8 [H,W,3], 'label': uint8 [H,W,1], 'id'}`` as
+  `load_raw(..., decoded=True)` gives."""
+  label = tf.io.decode_png(example["label"], channels=1)
+  label.set_shape([None, None, 1])
+  return {"image": decode_bytes(example["image"]), "label": label,
+          "id": example["id"]}
+
+
+def is_encoded(element_spec: dict) -> bool:
+  """Whether a raw dataset's elements still hold image bytes."""
+  return element_spec["image"].dtype == tf.string
+
+
 def png_bytes(pixels: np.ndarray) -> bytes:
   """Lossless PNG of uint8 [H, W, 3] (RGB) or [H, W] (grey) pixels."""
   buffer = io.BytesIO()

@@ -1,7 +1,10 @@
 """The one tf.data pipeline: raw examples -> augmented, normalised batches.
 
 Input elements (from `registry.load_raw`): ``{'image': uint8 [H,W,3],
-'label': uint8 [H,W,1], 'id': string}``.
+'label': uint8 [H,W,1], 'id': string}``, or the same with 'image' and 'label'
+still encoded (``load_raw(..., decoded=False)``): those are decoded after
+shuffling and resume-skipping, so a resumed run does not decode the images
+it skips.
 
 Output elements are ``(features, labels)`` in the Model Garden's layout, so its
 segmentation losses and metrics apply unchanged:
@@ -25,6 +28,7 @@ import tensorflow as tf
 from official.vision.ops import preprocess_ops
 
 from segwgan.configs import data as data_config
+from segwgan.data import decode
 from segwgan.data import labels as labels_lib
 
 PAD_PIXEL = 127.5  # grey: 0 in [-1, 1] and close to 0 after ImageNet norm.
@@ -173,6 +177,11 @@ def build(raw: tf.data.Dataset, config: data_config.DataConfig,
   if config.cache:
     raw = raw.cache()
   autotune = tf.data.AUTOTUNE
+  encoded = decode.is_encoded(raw.element_spec)
+
+  def decoded(example):
+    return decode.decode_example(example) if encoded else example
+
   if config.is_training:
     if len(config.output_size) != 2:
       raise ValueError('training needs DataConfig.output_size = [h, w] (the '
@@ -181,11 +190,11 @@ def build(raw: tf.data.Dataset, config: data_config.DataConfig,
       raw = raw.shuffle(config.shuffle_buffer_size, seed=config.seed,
                         reshuffle_each_iteration=True)
     ds = raw.repeat().enumerate().skip(start_step * elements_per_step).map(
-        lambda i, ex: train_transform(i, ex, config),
+        lambda i, ex: train_transform(i, decoded(ex), config),
         num_parallel_calls=autotune)
     ds = ds.batch(batch_size, drop_remainder=True)
   else:
-    ds = raw.map(lambda ex: eval_transform(ex, config),
+    ds = raw.map(lambda ex: eval_transform(decoded(ex), config),
                  num_parallel_calls=autotune)
     ds = ds.padded_batch(
         batch_size, drop_remainder=False,

@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from segwgan.data import ade20k
 from segwgan.data import builder
@@ -123,7 +124,8 @@ def prepare(name: str, split: Optional[str] = None, *, source_dir=None,
 
 def load_raw(name: str, split: str, *, source_dir,
              tfds_dir: Optional[str] = None, split_seed: int = 0,
-             val_fraction: float = 0.2) -> tf.data.Dataset:
+             val_fraction: float = 0.2, decoded: bool = True
+             ) -> tf.data.Dataset:
   """The decoded examples of `split`, from the prepared TFDS copy.
 
   Args:
@@ -134,6 +136,9 @@ def load_raw(name: str, split: str, *, source_dir,
     tfds_dir: where prepared data is kept (TFDS default if None).
     split_seed: the seeded split's seed (StanfordBG, CMP Facades).
     val_fraction: the seeded split's val share.
+    decoded: False keeps 'image' and 'label' as their stored bytes, for
+      pipelines that skip or shuffle before decoding
+      (`decode.decode_example` decodes them to the same pixels).
 
   Returns:
     ``{'image': uint8 [H,W,3], 'label': uint8 [H,W,1], 'id': string}``
@@ -147,6 +152,8 @@ def load_raw(name: str, split: str, *, source_dir,
                             val_fraction=val_fraction)
   parts = layout.select(name, split, dataset_module(name).SPLITS,
                         list(prepared.info.splits.keys()), where)
-  ds = prepared.as_dataset(split="+".join(parts), shuffle_files=False)
+  skip = {} if decoded else {"decoders": {
+      "image": tfds.decode.SkipDecoding(), "label": tfds.decode.SkipDecoding()}}
+  ds = prepared.as_dataset(split="+".join(parts), shuffle_files=False, **skip)
   return ds.map(lambda ex: {"image": ex["image"], "label": ex["label"],
                             "id": ex["id"]})

@@ -33,19 +33,22 @@ PARAMS_FILE = "params.yaml"
 VARIANT_GAN_LOSSES = {"seggan": ("gan",), "segwgan": ("wgan", "wgan_gp")}
 
 
-def raw_examples(data: data_config.DataConfig) -> tf.data.Dataset:
-  """The split's decoded examples (prepared and validated on first use)."""
+def raw_examples(data: data_config.DataConfig, decoded: bool = True
+                 ) -> tf.data.Dataset:
+  """The split's examples (prepared and validated on first use); with
+  `decoded=False` images and labels stay encoded for `pipeline.build`."""
   return registry.load_raw(
       data.dataset, data.split, source_dir=data.source_dir or None,
       tfds_dir=data.tfds_data_dir or os.path.expanduser(
           "~/tensorflow_datasets"),
-      split_seed=data.split_seed, val_fraction=data.val_fraction)
+      split_seed=data.split_seed, val_fraction=data.val_fraction,
+      decoded=decoded)
 
 
 def dataset_fn(data: data_config.DataConfig
                ) -> Callable[[tf.distribute.InputContext, int], tf.data.Dataset]:
   """(input_context, start_step) -> the pipeline's batches."""
-  raw = raw_examples(data)
+  raw = raw_examples(data, decoded=False)
   return lambda ctx, start: pipeline.build(raw, data, ctx, start)
 
 

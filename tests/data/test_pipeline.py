@@ -148,3 +148,39 @@ def test_start_step_resumes_the_exact_stream(examples):
   for want, got in zip(full[3:], resumed):
     np.testing.assert_array_equal(want[0]["image"], got[0]["image"])
     np.testing.assert_array_equal(want[1]["masks"], got[1]["masks"])
+
+
+@pytest.fixture(scope="module")
+def small_cmp(shared_data, tmp_path_factory):
+  """Four real CMP base images in the official layout."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  base = tmp_path_factory.mktemp("cmp4") / "base"
+  base.mkdir()
+  for i in ("cmp_b0001", "cmp_b0002", "cmp_b0003", "cmp_b0004"):
+    for ext in ("jpg", "png"):
+      shutil.copy(shared_data / "cmp_facades" / "base" / f"{i}.{ext}", base)
+  return base.parent
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_encoded_input_gives_the_same_batches(small_cmp, tfds_dir, training):
+  from segwgan.data import registry  # pylint: disable=g-import-not-at-top
+  config = (train_config(global_batch_size=2, shuffle_buffer_size=4)
+            if training else data_config.DataConfig(is_training=False,
+                                                     global_batch_size=1))
+
+  def batches(decoded, start_step=0):
+    raw = registry.load_raw("cmp_facades", "all", source_dir=str(small_cmp),
+                            tfds_dir=tfds_dir, decoded=decoded)
+    ds = pipeline.build(raw, config, start_step=start_step)
+    return [tf.nest.map_structure(lambda t: t.numpy(), b) for b in ds.take(3)]
+
+  assert registry.load_raw("cmp_facades", "all", source_dir=str(small_cmp),
+                           tfds_dir=tfds_dir, decoded=False
+                           ).element_spec["image"].dtype == tf.string
+  for (f1, l1), (f2, l2) in zip(batches(True), batches(False)):
+    np.testing.assert_array_equal(f1["image"], f2["image"])
+    np.testing.assert_array_equal(l1["masks"], l2["masks"])
+  if training:  # resuming skips encoded elements: still the same stream
+    full, resumed = batches(False), batches(False, start_step=1)
+    np.testing.assert_array_equal(full[1][0]["image"], resumed[0][0]["image"])
