@@ -16,10 +16,21 @@ resize) and ``model.tflite`` the optional TFLite conversion of
 ``serving_default`` (float32, builtin ops only, so XNNPACK runs all of it;
 batch 1 of any size after `resize_tensor_input`). An export is written to a
 temporary directory and renamed when complete.
+
+The segmenter is traced with inference kernels of the same outputs
+(`inference_kernels`): batch norm as the fused inference op, which TF folds
+into the preceding convolution (the Model Garden's synchronized batch norm
+is element-wise ops otherwise), and, for TFLite only, a dilated depthwise
+convolution as one op with dilations (Keras' SpaceToBatchND / conv /
+BatchToSpaceND with run-time paddings split XNNPACK's graph in 24 pieces).
 """
+import contextlib
 import pathlib
+import tempfile
+import types
 
 import tensorflow as tf
+import tf_keras
 
 from segwgan import io_utils
 from segwgan.serving import checkpoints
@@ -37,16 +48,93 @@ def scaled_size(size, long_side: int):
   return tf.cast(tf.round(size_f * scale), tf.int32)
 
 
-class ServingModule(tf.Module):
-  """A segmenter with normalisation, resize, softmax and argmax around it."""
+def _fused_batch_norm_inference(self, inputs, training=None, mask=None):
+  """BatchNormalization's inference output as one FusedBatchNormV3."""
+  del training, mask
+  ones = tf.ones_like(self.moving_mean)
+  outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+      inputs, self.gamma if self.scale else ones,
+      self.beta if self.center else 0.0 * ones, mean=self.moving_mean,
+      variance=self.moving_variance, epsilon=self.epsilon,
+      is_training=False)
+  return outputs
 
-  def __init__(self, segmenter, info: checkpoints.ModelInfo):
+
+def _dilated_depthwise(self, inputs):
+  """DepthwiseConv2D as one DepthwiseConv2dNative with `dilations`.
+
+  TFLite runs it as DEPTHWISE_CONV_2D with dilation; TF's CPU kernel runs it
+  only with oneDNN (and its registered gradient is wrong for dilations), so
+  it is used for the TFLite conversion only.
+  """
+  rate = self.dilation_rate[0]
+  outputs = tf.raw_ops.DepthwiseConv2dNative(
+      input=inputs, filter=tf.cast(self.depthwise_kernel, inputs.dtype),
+      strides=[1, 1, 1, 1], padding=self.padding.upper(),
+      dilations=[1, rate, rate, 1], data_format="NHWC")
+  if self.use_bias:
+    outputs = tf.nn.bias_add(outputs, tf.cast(self.bias, outputs.dtype))
+  if self.activation is not None:
+    outputs = self.activation(outputs)
+  return outputs
+
+
+@contextlib.contextmanager
+def inference_kernels(model, dilated_depthwise: bool = False):
+  """While open, `model`'s layers compute their inference outputs with:
+
+  * built channels-last BatchNormalization layers (also the synchronized
+    ones, which differ only when training on several replicas): the fused
+    inference op (`training` is ignored: for inference only);
+  * if `dilated_depthwise`, channels-last DepthwiseConv2D layers with
+    dilation and stride 1: one op with dilations (TFLite only, see
+    `_dilated_depthwise`).
+
+  The same outputs (to float rounding). The layers' own `call` is back on
+  exit; calls traced meanwhile keep these kernels.
+  """
+  patched = []
+  for layer in model.submodules:
+    if (isinstance(layer, tf_keras.layers.BatchNormalization) and
+        layer.built and list(layer.axis) == [3] and
+        getattr(layer, "virtual_batch_size", None) is None and
+        not getattr(layer, "renorm", False) and layer.epsilon > 1.001e-5):
+      layer.call = types.MethodType(_fused_batch_norm_inference, layer)
+      patched.append(layer)
+    elif (dilated_depthwise and
+          isinstance(layer, tf_keras.layers.DepthwiseConv2D) and
+          max(layer.dilation_rate) > 1 and tuple(layer.strides) == (1, 1) and
+          layer.dilation_rate[0] == layer.dilation_rate[1] and
+          layer.data_format == "channels_last"):
+      layer.call = types.MethodType(_dilated_depthwise, layer)
+      patched.append(layer)
+  try:
+    yield
+  finally:
+    for layer in patched:
+      del layer.call
+
+
+class ServingModule(tf.Module):
+  """A segmenter with normalisation, resize, softmax and argmax around it.
+
+  `for_tflite` traces dilated depthwise convolutions as TFLite runs them
+  (see `inference_kernels`); such a module is for the conversion only.
+  """
+
+  def __init__(self, segmenter, info: checkpoints.ModelInfo,
+               for_tflite: bool = False):
     super().__init__()
     self.info = info
     # Only the variables are tracked: tracking the Keras model would make
     # saving trace every layer (10x slower) for nothing the export uses.
     self.segmenter_variables = list(segmenter.variables)
-    self._segmenter = lambda images: segmenter(images, training=False)
+
+    def call_segmenter(images):
+      with inference_kernels(segmenter, dilated_depthwise=for_tflite):
+        return segmenter(images, training=False)
+
+    self._segmenter = call_segmenter
     self._mean = tf.constant(info.mean, tf.float32)
     self._stddev = tf.constant(info.stddev, tf.float32)
 
@@ -110,8 +198,17 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
     info_path.parent.mkdir(parents=True, exist_ok=True)
     info_path.write_text(loaded.info.to_json())
     if tflite:
-      (tmp / TFLITE_FILE).write_bytes(convert_tflite(tmp))
+      (tmp / TFLITE_FILE).write_bytes(_tflite(loaded))
   return export_dir
+
+
+def _tflite(loaded: checkpoints.Loaded) -> bytes:
+  """`convert_tflite` of a staging SavedModel traced for TFLite."""
+  module = ServingModule(loaded.segmenter, loaded.info, for_tflite=True)
+  with tempfile.TemporaryDirectory(prefix="segwgan_tflite_") as staging:
+    tf.saved_model.save(module, staging, signatures={
+        SERVING_KEY: module.serve.get_concrete_function()})
+    return convert_tflite(pathlib.Path(staging))
 
 
 def load(export_dir):
