@@ -22,6 +22,7 @@ from absl import app
 from absl import flags
 
 from segwgan import cli
+from segwgan.configs import experiments
 from segwgan.configs import overrides
 from segwgan.reporting import plan as plan_lib
 from segwgan.reporting import protocol
@@ -62,20 +63,29 @@ def reproduce() -> None:
   if runtime:
     sections = settings_lib.deep_merge(sections,
                                        {"common": {"runtime": runtime}})
-  settings_lib.report_settings(sections)  # Checked before any work.
-  stage2 = None
+  if FLAGS.dataset not in experiments.DATASETS:
+    raise ValueError(f"unknown --dataset={FLAGS.dataset!r}; known: "
+                     f"{', '.join(experiments.DATASETS)}")
+  # Both stages' configs and the report settings are checked before any work.
+  settings_lib.report_settings(sections)
+  params = {}
   for stage in ("stage1", "stage2"):
-    params = overrides.build(
-        f"{stage}_{FLAGS.dataset}_{FLAGS.experiment}",
-        params_override=settings_lib.dump(
-            settings_lib.stage_override(sections, stage)))
-    stage2 = params
+    try:
+      params[stage] = overrides.build(
+          f"{stage}_{FLAGS.dataset}_{FLAGS.experiment}",
+          params_override=settings_lib.dump(
+              settings_lib.stage_override(sections, stage)))
+    except overrides.ConfigError as e:
+      raise overrides.ConfigError(
+          f"the {stage} settings (sections common + {stage} of "
+          f"--config_file / --params_override): "
+          f"{str(e).split(': ', 1)[-1]}") from None
   output_dir = (FLAGS.output_dir or
                 f"runs/reproduce/{FLAGS.dataset}_{FLAGS.experiment}")
   plan = plan_lib.build(
       FLAGS.dataset, FLAGS.experiment, FLAGS.seeds, output_dir,
       sections=sections,
-      stage2_init_checkpoint=stage2.task.init_checkpoint,
+      stage2_init_checkpoint=params["stage2"].task.init_checkpoint,
       data_dir=FLAGS.data_dir, tfds_dir=FLAGS.tfds_dir,
       weights_dir=FLAGS.weights_dir)
   protocol.run(plan, sys.argv)

@@ -15,16 +15,15 @@ import io
 import pathlib
 from typing import Callable, List, Optional, Sequence, Tuple
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
-from PIL import Image  # pylint: disable=g-import-not-at-top,wrong-import-position
-from PIL import ImageDraw  # pylint: disable=g-import-not-at-top,wrong-import-position
-from PIL import ImageFont  # pylint: disable=g-import-not-at-top,wrong-import-position
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+import numpy as np
+from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFont
 
-from segwgan.data import labels as labels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from segwgan.serving import visualize  # pylint: disable=g-import-not-at-top,wrong-import-position
+from segwgan.data import labels as labels_lib
+from segwgan.serving import visualize
 
 MAX_SIDE = 320  # long side of saved figure inputs
 PANEL_BOX = (160, 200)  # (h, w) each panel of a composed figure fits in
@@ -181,8 +180,10 @@ def loss_curves(panels: Sequence[Tuple[str, Sequence[Series]]],
   Each series is drawn raw (thin, light) and as a running mean over
   `smooth` logged points.
   """
-  figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2),
-                              dpi=90, squeeze=False)
+  # The object-oriented API: no pyplot, so no global backend or figure state.
+  figure = Figure(figsize=(4.2 * len(panels), 3.2), dpi=90)
+  FigureCanvasAgg(figure)
+  axes = figure.subplots(1, len(panels), squeeze=False)
   for axis, (title, series) in zip(axes[0], panels):
     labelled = set()
     for s in series:
@@ -203,7 +204,6 @@ def loss_curves(panels: Sequence[Tuple[str, Sequence[Series]]],
   figure.tight_layout()
   buffer = io.BytesIO()
   figure.savefig(buffer, format="png")
-  plt.close(figure)
   buffer.seek(0)
   out = io.BytesIO()
   compact(Image.open(buffer)).save(out, format="PNG", optimize=True)

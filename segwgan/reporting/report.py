@@ -106,10 +106,10 @@ def setup_rows(plan: plan_lib.Plan, num_images: Optional[int]) -> List[list]:
   wgan = stage1["wgan"]
   init = plan.init_checkpoint or "none (random initialisation)"
   if plan.tflite:
+    where = pathlib.Path(plan.init_checkpoint).relative_to(plan.layout.root)
     init = (f"Google's TFLite `{plan.tflite}` (PASCAL VOC), converted to "
-            f"`{pathlib.Path(plan.init_checkpoint).relative_to(plan.layout.root)}`"
-            f"; a fresh {_get(stage2, 'task.model.num_classes', '?')}-class "
-            "head")
+            f"`{where}`; a fresh "
+            f"{_get(stage2, 'task.model.num_classes', '?')}-class head")
   rows = [
       ["segmenter", "DeepLabv3 [12] (backbone not named)",
        describe_model(_get(stage2, "task.model", {}))],

@@ -7,7 +7,8 @@
       --variant=segwgan --gan_model_dir=OUT/stage1/wgan --seed=1 \
       --model_dir=OUT/stage2/seed1/segwgan --eval_dir=.../eval ...
   python -m segwgan.reporting.worker --job=convert --experiment=... \
-      --tflite=deeplabv3_mnv2_dm05_pascal_257_float --model_dir=OUT/pretrained/..
+      --tflite=deeplabv3_mnv2_dm05_pascal_257_float \
+      --model_dir=OUT/pretrained/tf_deeplab_mnv2_dm05_os8 ...
 
 Jobs:
   convert: the TFLite file (found under --weights_dir, else the official
