@@ -23,6 +23,8 @@ Final lines: `inference_savedmodel_vs_tflite ratio=X target=<=1.2`
 (savedmodel logits / google tflite) and `inference_our_tflite_vs_google
 ratio=X target=<=1.0` (our tflite (export) / google tflite).
 """
+import argparse
+import contextlib
 import pathlib
 import tempfile
 
@@ -73,7 +75,24 @@ def repeated(call, n=CALLS_PER_REP):
   return run
 
 
+@contextlib.contextmanager
+def keras_kernels():
+  """Exports traced with the layers' own kernels (before inference_kernels)."""
+  original = export.inference_kernels
+  export.inference_kernels = (
+      lambda model, dilated_depthwise=False: contextlib.nullcontext())
+  try:
+    yield
+  finally:
+    export.inference_kernels = original
+
+
 def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--no_before", action="store_true")
+  parser.add_argument("--profile", action="store_true",
+                      help="also print the SavedModel's op time by type")
+  args = parser.parse_args()
   timing.banner("inference_latency")
   tf.config.threading.set_intra_op_parallelism_threads(THREADS)
   tf.config.threading.set_inter_op_parallelism_threads(THREADS)
@@ -88,21 +107,40 @@ def main():
   export_dir = pathlib.Path(tempfile.mkdtemp()) / "export"
   export.export(loaded, export_dir, tflite=True)
   module, _ = export.load(export_dir)
-  converter = tf.lite.TFLiteConverter.from_saved_model(
-      str(export_dir), signature_keys=[export.LOGITS_KEY])
-  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-  logits_tflite = converter.convert()
+  # The `logits` signature traced for TFLite like the export's model.tflite
+  # (without the uint8 cast, resize-back, softmax and argmax).
+  tflite_module = export.ServingModule(loaded.segmenter, loaded.info,
+                                       for_tflite=True)
+  staging = pathlib.Path(tempfile.mkdtemp()) / "logits"
+  tf.saved_model.save(tflite_module, str(staging), signatures={
+      export.SERVING_KEY: tflite_module.logits_signature.get_concrete_function()})
+  logits_tflite = export.convert_tflite(staging)
 
   google = interpreter(timing.DM05_TFLITE)
   ours = interpreter(export_dir / export.TFLITE_FILE, [1, SIZE, SIZE, 3])
   ours_logits = interpreter(logits_tflite, [1, SIZE, SIZE, 3])
   pixels_t, image_t = tf.constant(pixels), tf.constant(image)
+  before = {}
+  if not args.no_before:
+    with keras_kernels():
+      before_dir = export.export(
+          loaded, pathlib.Path(tempfile.mkdtemp()) / "export", tflite=True)
+    before_module, _ = export.load(before_dir)
+    before_tflite = interpreter(before_dir / export.TFLITE_FILE,
+                                [1, SIZE, SIZE, 3])
+    print(f"  before: tflite ops {len(before_tflite._get_ops_details())}")  # pylint: disable=protected-access
+    before = {
+        "savedmodel logits (Keras kernels)":
+            lambda: before_module.logits(pixels_t).numpy(),
+        "our tflite (export, Keras kernels)": tflite_call(before_tflite,
+                                                          image)}
   calls = {
       "google tflite": tflite_call(google, normalised),
       "savedmodel logits": lambda: module.logits(pixels_t).numpy(),
       "savedmodel serving": lambda: module.serve(image_t)["labels"].numpy(),
       "our tflite (export)": tflite_call(ours, image),
       "our tflite logits": tflite_call(ours_logits, pixels),
+      **before,
   }
   # The same predictions (sanity): labels of each side against Google's.
   reference = np.argmax(calls["google tflite"]()[0], -1)
@@ -116,13 +154,22 @@ def main():
     print(f"  {name} tflite ops: {len(interp._get_ops_details())}")  # pylint: disable=protected-access
 
   times = timing.interleaved({k: repeated(v) for k, v in calls.items()},
-                             reps=40, warmup=2, budget_s=240)
+                             reps=40, warmup=2, budget_s=300)
   timing.report(times, unit="ms", scale=1000.0 / CALLS_PER_REP,
                 per="image")
   saved = timing.ratio_of(times, "savedmodel logits", "google tflite")
   timing.ratio_of(times, "savedmodel serving", "google tflite")
   ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
   timing.ratio_of(times, "our tflite logits", "google tflite")
+  if before:
+    timing.ratio_of(times, "savedmodel logits (Keras kernels)",
+                    "savedmodel logits")
+    timing.ratio_of(times, "our tflite (export, Keras kernels)",
+                    "our tflite (export)")
+  if args.profile:
+    timing.print_op_times("savedmodel logits, 10 images",
+                          timing.op_time_by_type(
+                              repeated(calls["savedmodel logits"]), 3, 14))
   print(f"   ({timing.load()} at end)")
   print(f"inference_savedmodel_vs_tflite ratio={saved:.3f} target=<=1.2")
   print(f"inference_our_tflite_vs_google ratio={ours_ratio:.3f} "
