@@ -1,25 +1,40 @@
 """Atomic file and directory writes: a crash never leaves half an artifact."""
 import contextlib
+import io
 import os
 import pathlib
 import shutil
 import tempfile
 
 
-def atomic_write_text(path, text: str) -> None:
-  """Writes `text` to a temporary file beside `path`, then renames it."""
+def atomic_write_bytes(path, data: bytes) -> None:
+  """Writes `data` to a temporary file beside `path`, then renames it (the
+  file is readable by all, 0644, like any other artifact)."""
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
   try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
       f.flush()
       os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
   except BaseException:
     pathlib.Path(tmp).unlink(missing_ok=True)
     raise
+
+
+def atomic_write_text(path, text: str) -> None:
+  """Writes `text` (UTF-8) atomically, as `atomic_write_bytes`."""
+  atomic_write_bytes(path, text.encode())
+
+
+def png_bytes(image) -> bytes:
+  """The PNG encoding of a PIL image."""
+  buffer = io.BytesIO()
+  image.save(buffer, format="PNG")
+  return buffer.getvalue()
 
 
 @contextlib.contextmanager

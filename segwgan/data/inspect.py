@@ -5,14 +5,13 @@
 colourised labels, for a person to look at the data.
 """
 import dataclasses
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
+from segwgan import io_utils
 from segwgan.data import labels
 from segwgan.data import registry
 from segwgan.data import validate
@@ -116,16 +115,6 @@ def render_grid(summary: Summary, columns: int = 2) -> Image.Image:
 
 def write_grid(summary: Summary, output_dir) -> pathlib.Path:
   """Writes OUTPUT_DIR/<dataset>_<split>.png atomically; returns its path."""
-  output_dir = pathlib.Path(output_dir)
-  output_dir.mkdir(parents=True, exist_ok=True)
-  path = output_dir / f"{summary.dataset}_{summary.split}.png"
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=output_dir)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      render_grid(summary).save(f, format="PNG")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-  except BaseException:
-    pathlib.Path(tmp).unlink(missing_ok=True)
-    raise
+  path = pathlib.Path(output_dir) / f"{summary.dataset}_{summary.split}.png"
+  io_utils.atomic_write_bytes(path, io_utils.png_bytes(render_grid(summary)))
   return path

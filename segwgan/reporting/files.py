@@ -1,32 +1,14 @@
 """Atomic writes of bytes and JSON, and tolerant JSON reads."""
 import json
-import os
 import pathlib
-import tempfile
 from typing import Any, Optional
 
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-  """Writes `data` to a temporary file beside `path`, then renames it."""
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-      f.flush()
-      os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-  except BaseException:
-    pathlib.Path(tmp).unlink(missing_ok=True)
-    raise
+from segwgan import io_utils
 
 
 def write_text(path, text: str) -> None:
   """Writes `text` (UTF-8) atomically, readable by all (0644)."""
-  atomic_write_bytes(path, text.encode())
+  io_utils.atomic_write_text(path, text)
 
 
 def write_json(path, value: Any) -> None:

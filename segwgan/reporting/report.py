@@ -328,7 +328,7 @@ def render(plan: plan_lib.Plan, out_dir: pathlib.Path) -> tuple:
   name = DATASET_NAMES.get(plan.dataset, plan.dataset)
 
   figures_written = []
-  files.atomic_write_bytes(out_dir / FIG4, _curves(plan))
+  io_utils.atomic_write_bytes(out_dir / FIG4, _curves(plan))
   figures_written.append(FIG4)
   for filename, grid in _grids(plan, info).items():
     figures.write_png(out_dir / filename, figures.compact(grid))

@@ -3,9 +3,7 @@
 The figures follow the paper's Figures 5 and 7: image | prediction | ground
 truth, each panel titled, ignored ground-truth pixels (255) in white.
 """
-import os
 import pathlib
-import tempfile
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -13,6 +11,7 @@ from PIL import Image
 from PIL import ImageDraw
 from PIL import ImageFont
 
+from segwgan import io_utils
 from segwgan.data import labels as labels_lib
 
 _TITLE_HEIGHT = 20
@@ -62,18 +61,8 @@ def side_by_side(panels: Sequence[Tuple[str, np.ndarray]]) -> np.ndarray:
 
 
 def save_png(image, path) -> pathlib.Path:
-  """Saves a PIL image or uint8 array as PNG via a temporary file + rename."""
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
+  """Saves a PIL image or uint8 array as PNG, atomically."""
   if not isinstance(image, Image.Image):
     image = Image.fromarray(np.asarray(image))
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      image.save(f, format="PNG")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-  except BaseException:
-    pathlib.Path(tmp).unlink(missing_ok=True)
-    raise
-  return path
+  io_utils.atomic_write_bytes(path, io_utils.png_bytes(image))
+  return pathlib.Path(path)
