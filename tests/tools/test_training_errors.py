@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -142,3 +143,60 @@ def test_full_disk_while_saving_keeps_the_last_checkpoint(data, trained,
   again = stage1(data, model_dir, 4)
   assert again.returncode == 0, again.stderr[-3000:]
   assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-4")
+
+
+def _break(case: str, base: pathlib.Path) -> str:
+  """Breaks a copy of real CMP files the way `case` says; returns the name
+  the error must mention."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  jpg, png = base / "cmp_b0002.jpg", base / "cmp_b0002.png"
+  if case == "truncated_jpeg":
+    jpg.write_bytes(jpg.read_bytes()[:2000])
+  elif case == "text_named_jpg":
+    jpg.write_text("this is not a photo")
+  elif case == "size_mismatch":
+    label = Image.open(png)
+    label.crop((0, 0, label.width - 8, label.height)).save(png)
+  elif case == "out_of_range_label":
+    label = Image.open(png)
+    values = np.asarray(label).copy()
+    values[0, 0] = 40
+    broken = Image.fromarray(values, mode="P")
+    palette = label.getpalette()
+    broken.putpalette(palette + [0] * (768 - len(palette)))  # keep index 40
+    broken.save(png)
+  elif case == "rgb_label":
+    Image.open(png).convert("RGB").save(png)
+  elif case == "missing_label":
+    png.unlink()
+  elif case == "empty_dir":
+    for path in base.iterdir():
+      path.unlink()
+    return str(base.parent)
+  return "cmp_b0002"
+
+
+@pytest.mark.parametrize("case", [
+    "truncated_jpeg", "text_named_jpg", "size_mismatch", "out_of_range_label",
+    "rgb_label", "missing_label", "empty_dir"])
+def test_bad_data_is_named_and_checkpoints_survive(data, trained, tmp_path,
+                                                   case):
+  broken = tmp_path / "cmp"
+  shutil.copytree(data / "cmp", broken)
+  named = _break(case, broken / "base")
+  model_dir = tmp_path / "run"
+  shutil.copytree(trained, model_dir)
+  before = digest(model_dir)
+  result = run("train_gan.py", "--experiment=stage1_cmp_facades_cpu",
+               f"--data_dir={broken}", f"--tfds_dir={tmp_path / 'tfds'}",
+               f"--model_dir={model_dir}",
+               f"--params_override={SHORT % (4, SMALL_GAN)}")
+  assert_user_error(result, named)
+  assert digest(model_dir) == before
+
+
+def test_unknown_dataset_is_named(tmp_path):
+  result = run("train_gan.py", "--experiment=stage1_cmp_facades_cpu",
+               f"--model_dir={tmp_path / 'run'}", f"--data_dir={tmp_path}",
+               "--params_override={task: {train_data: {dataset: nope}}}")
+  assert_user_error(result, "'nope'", "cmp_facades")
