@@ -51,6 +51,12 @@ def cmp_raw_dataset(shared_data_dir: pathlib.Path, n: int = 4):
       "id": tf.TensorSpec([], tf.string)})
 
 
+@pytest.fixture(scope="session")
+def tfds_dir(tmp_path_factory):
+  """Prepared data shared by the session (keyed by source fingerprint)."""
+  return str(tmp_path_factory.mktemp("tfds"))
+
+
 DM05_TFLITE = "deeplabv3_mnv2_dm05_pascal_257_float/deeplabv3_257_mv_gpu.tflite"
 
 
