@@ -5,6 +5,15 @@ from typing import Optional
 from official.modeling import hyperparams
 
 
+def check_divisor(divisor, what: str) -> int:
+  """A `resolution_divisor` as a positive int (ValueError naming `what`)."""
+  if (isinstance(divisor, bool) or not isinstance(divisor, (int, float)) or
+      int(divisor) != divisor or divisor < 1):
+    raise ValueError(f"{what} resolution_divisor must be a positive integer, "
+                     f"got {divisor!r}")
+  return int(divisor)
+
+
 @dataclasses.dataclass
 class GeneratorConfig(hyperparams.Config):
   """pix2pix U-Net G: 4 convolutions, 4 deconvolutions (paper 3.1).
@@ -15,11 +24,17 @@ class GeneratorConfig(hyperparams.Config):
     dropout_layers: how many of the first decoder layers apply it (pix2pix:
       the first three).
     noise_seed: seed of the dropout noise (None: nondeterministic).
+    resolution_divisor: 1 (the paper): G runs at the map's resolution. k > 1
+      (a speed option, not the paper's method): G runs on the map
+      average-pooled by k (k x k blocks) and its image is repeated back to
+      the input size (nearest neighbour), about k^2 times less work; H and
+      W must then be multiples of 16 k. Stage 2 uses stage 1's setting.
   """
   base_filters: int = 64
   dropout_rate: float = 0.5
   dropout_layers: int = 3
   noise_seed: Optional[int] = 0
+  resolution_divisor: int = 1
 
 
 @dataclasses.dataclass
@@ -33,7 +48,14 @@ class CriticConfig(hyperparams.Config):
     normalization: after the 2nd and 3rd convolutions: batch | layer (over
       channels, per position) | none. WGAN-GP must not use batch (its
       penalty is per example; `losses.gradient_penalty` rejects it).
+    resolution_divisor: 1 (the paper): D sees the map and the image at their
+      resolution, 34x34 patches. k > 1 (a speed option, not the paper's
+      method): D sees both average-pooled by k, so each patch score covers
+      34k x 34k input pixels and there are k^2 times fewer; with G's same
+      k, D sees exactly G's low-resolution image for a fake. Stage 2 uses
+      stage 1's setting.
   """
   base_filters: int = 64
   activation: str = "relu"
   normalization: str = "batch"
+  resolution_divisor: int = 1

@@ -8,6 +8,10 @@ D's output. `Critic.patches` gives the patch map [B, H/4, W/4, 1], calling
 the critic its average [B]; both float32. The same network is a GAN
 discriminator (its output is a logit) or a WGAN critic (an unbounded score):
 only the loss differs.
+
+`CriticConfig.resolution_divisor` k > 1 (a speed option; 1 is the paper's)
+average-pools both inputs by k first: the patch map is
+[B, ceil(H/4k), ceil(W/4k), 1] and each cell sees 34k x 34k input pixels.
 """
 import tensorflow as tf
 import tf_keras
@@ -50,6 +54,8 @@ class Critic(tf_keras.Model):
                        f"{config.activation!r}")
     self.config = config
     self.num_classes = num_classes
+    self.divisor = gan_config.check_divisor(config.resolution_divisor,
+                                            "critic")
     f = config.base_filters
     widths = (f, 2 * f, 4 * f, 1)
     self.convs = [
@@ -68,6 +74,9 @@ class Critic(tf_keras.Model):
     label_maps, images = inputs
     x = tf.concat([tf.cast(label_maps, self.compute_dtype),
                    tf.cast(images, self.compute_dtype)], axis=-1)
+    if self.divisor > 1:
+      # "SAME": any size still works (edge blocks average what they hold).
+      x = tf.nn.avg_pool2d(x, self.divisor, self.divisor, "SAME")
     for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
       x = conv(x)
       if norm is not None:

@@ -8,6 +8,10 @@ variable (checkpointed, so a resumed run draws the same noise) and
 `reset_noise` makes calls repeatable. Batch norm follows `training`
 (training=False, or a frozen G: moving statistics, never updated); the noise
 ignores it. The output is float32 under any mixed-precision policy.
+
+`GeneratorConfig.resolution_divisor` k > 1 (a speed option; 1 is the
+paper's) runs the U-Net on the k x k average-pooled map and repeats its
+image back to the input size.
 """
 import numpy as np
 import tensorflow as tf
@@ -15,7 +19,7 @@ import tf_keras
 
 from segwgan.configs import gan as gan_config
 
-LEVELS = 4  # H and W must be divisible by 2**LEVELS.
+LEVELS = 4  # H and W must be divisible by 2**LEVELS (times the divisor).
 
 
 _BITS = np.arange(32, dtype=np.uint32)
@@ -86,6 +90,8 @@ class Generator(tf_keras.Model):
     super().__init__(**kwargs)
     self.config = config
     self.num_classes = num_classes
+    self.divisor = gan_config.check_divisor(config.resolution_divisor,
+                                            "generator")
     f = config.base_filters
     widths = [f, 2 * f, 4 * f, 8 * f]
     self.encoder = [_conv(w, f"conv{i + 1}") for i, w in enumerate(widths)]
@@ -106,8 +112,10 @@ class Generator(tf_keras.Model):
     self.tanh = tf_keras.layers.Activation("tanh", dtype="float32")
 
   def call(self, label_maps, training=None):
-    _check_size(label_maps)
+    _check_size(label_maps, self.divisor)
     x = label_maps
+    if self.divisor > 1:
+      x = tf.nn.avg_pool2d(x, self.divisor, self.divisor, "VALID")
     skips = []
     for conv, norm in zip(self.encoder, self.encoder_norms):
       x = conv(x)
@@ -121,13 +129,17 @@ class Generator(tf_keras.Model):
       if i < len(self.noise):
         x = self.noise[i](x)
       x = tf.concat([tf.nn.relu(x), skips[LEVELS - 2 - i]], axis=-1)
-    return self.tanh(self.to_image(x))
+    image = self.tanh(self.to_image(x))
+    if self.divisor > 1:
+      image = tf.image.resize(image, tf.shape(label_maps)[1:3],
+                              method="nearest")
+    return image
 
 
-def _check_size(label_maps) -> None:
+def _check_size(label_maps, divisor: int = 1) -> None:
   """ValueError (or, for sizes known only at run time, an assertion) unless
-  H and W are multiples of 16."""
-  multiple = 2 ** LEVELS
+  H and W are multiples of 16 (times the resolution divisor)."""
+  multiple = 2 ** LEVELS * divisor
   for axis, name in ((1, "height"), (2, "width")):
     size = label_maps.shape[axis]
     message = (f"generator input {name} is not a multiple of {multiple} "
@@ -143,7 +155,8 @@ def build_generator(config: gan_config.GeneratorConfig,
                     num_classes: int) -> Generator:
   """A built G for `num_classes`-channel maps (all variables created)."""
   generator = Generator(config, num_classes, name="generator")
-  generator(tf.zeros([1, 2 ** LEVELS, 2 ** LEVELS, num_classes]))
+  size = 2 ** LEVELS * generator.divisor
+  generator(tf.zeros([1, size, size, num_classes]))
   return generator
 
 

@@ -92,3 +92,37 @@ def test_mixed_precision_outputs_float32(policy, normalization):
   assert critic.compute_dtype == policy.split("_")[1]
   assert patches.dtype == score.dtype == tf.float32
   assert np.isfinite(score.numpy()).all()
+
+
+def test_resolution_divisor_scores_the_pooled_pair():
+  config = gan.CriticConfig(base_filters=8, resolution_divisor=2)
+  fast = critic_lib.build_critic(config, 12)
+  full = critic_lib.build_critic(config.replace(resolution_divisor=1), 12)
+  full.set_weights(fast.get_weights())
+  maps, images = pair(12, size=64)
+  patches = fast.patches([maps, images], training=False)
+  assert patches.shape == (2, 8, 8, 1)
+  pooled = [tf.nn.avg_pool2d(t, 2, 2, "VALID") for t in (maps, images)]
+  np.testing.assert_allclose(patches.numpy(),
+                             full.patches(pooled, training=False).numpy(),
+                             rtol=1e-5, atol=1e-6)
+  # Any size still works; a fake repeated from G's low resolution is seen
+  # exactly as G made it.
+  assert fast.patches(pair(12, size=30), training=False).shape == (
+      2, 4, 4, 1)
+  low = tf.random.stateless_uniform([2, 32, 32, 3], [0, 3], -1.0, 1.0)
+  repeated = tf.image.resize(low, [64, 64], method="nearest")
+  np.testing.assert_allclose(
+      fast([maps, repeated], training=False).numpy(),
+      full([pooled[0], low], training=False).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_resolution_divisor_passes_gradients_to_both_inputs():
+  config = gan.CriticConfig(base_filters=8, resolution_divisor=2)
+  critic = critic_lib.build_critic(config, 12)
+  critic.trainable = False
+  maps, images = [tf.Variable(t) for t in pair(12, size=32)]
+  with tf.GradientTape() as tape:
+    score = tf.reduce_sum(critic([maps, images], training=False))
+  for grad in tape.gradient(score, [maps, images]):
+    assert float(tf.norm(grad)) > 0

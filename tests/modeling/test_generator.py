@@ -161,3 +161,42 @@ def test_mixed_precision_outputs_float32(policy):
   assert image.dtype == tf.float32
   assert generator.compute_dtype == policy.split("_")[1]
   assert np.isfinite(image.numpy()).all()
+
+
+def test_resolution_divisor_runs_the_same_unet_on_the_pooled_map():
+  # k = 2: G(x) is the divisor-1 G (same weights) on the 2x2-averaged map,
+  # each output pixel repeated over its 2x2 block.
+  config = gan.GeneratorConfig(base_filters=8, resolution_divisor=2)
+  fast = generator_lib.build_generator(config, 12)
+  full = generator_lib.build_generator(config.replace(resolution_divisor=1),
+                                       12)
+  full.set_weights(fast.get_weights())
+  x = maps(12, size=64)
+  generator_lib.reset_noise(fast, 7)
+  image = fast(x, training=False).numpy()
+  generator_lib.reset_noise(full, 7)
+  small = full(tf.nn.avg_pool2d(x, 2, 2, "VALID"), training=False).numpy()
+  assert image.shape == (2, 64, 64, 3) and small.shape == (2, 32, 32, 3)
+  np.testing.assert_allclose(image, np.repeat(np.repeat(small, 2, 1), 2, 2),
+                             atol=1e-6)
+
+
+def test_resolution_divisor_passes_gradients_and_checks_sizes():
+  config = gan.GeneratorConfig(base_filters=8, resolution_divisor=2)
+  generator = generator_lib.build_generator(config, 12)
+  generator.trainable = False
+  x = tf.Variable(maps(12, size=32))
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(tf.abs(generator(x, training=False)))
+  grad = tape.gradient(loss, x).numpy()
+  assert np.abs(grad).sum() > 0 and np.isfinite(grad).all()
+  with pytest.raises(ValueError, match="multiple of 32"):
+    generator(tf.zeros([1, 48, 32, 12]))
+  for bad in (0, 1.5, -2, True):
+    with pytest.raises(ValueError, match="resolution_divisor"):
+      generator_lib.Generator(config.replace(resolution_divisor=bad), 12)
+
+
+def test_default_is_the_papers_full_resolution():
+  assert gan.GeneratorConfig().resolution_divisor == 1
+  assert gan.CriticConfig().resolution_divisor == 1

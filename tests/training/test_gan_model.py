@@ -21,13 +21,15 @@ def batch(shared_data):
   return next(iter(pipeline.build(cmp_raw_dataset(shared_data, 2), config)))
 
 
-def make_trainer(gan_loss):
+def make_trainer(gan_loss, divisor=1):
   tf_keras.utils.set_random_seed(0)
   normalization = "layer" if gan_loss == "wgan_gp" else "batch"
   trainer = gan_model.GanTrainer(
-      generator_lib.build_generator(gan.GeneratorConfig(base_filters=8), 12),
+      generator_lib.build_generator(gan.GeneratorConfig(
+          base_filters=8, resolution_divisor=divisor), 12),
       critic_lib.build_critic(gan.CriticConfig(
-          base_filters=8, normalization=normalization), 12),
+          base_filters=8, normalization=normalization,
+          resolution_divisor=divisor), 12),
       num_classes=12, gan_loss=gan_loss, palette=labels.CMP_FACADES.palette(),
       critic_steps=1 if gan_loss == "gan" else 2)
   trainer.compile(tf_keras.optimizers.legacy.Adam(2e-4, beta_1=0.5),
@@ -35,9 +37,10 @@ def make_trainer(gan_loss):
   return trainer
 
 
-@pytest.mark.parametrize("gan_loss", ["gan", "wgan", "wgan_gp"])
-def test_one_step_updates_both_networks(batch, gan_loss):
-  trainer = make_trainer(gan_loss)
+@pytest.mark.parametrize("gan_loss,divisor", [
+    ("gan", 1), ("wgan", 1), ("wgan_gp", 1), ("gan", 2), ("wgan_gp", 2)])
+def test_one_step_updates_both_networks(batch, gan_loss, divisor):
+  trainer = make_trainer(gan_loss, divisor)
   g_before = [v.numpy().copy() for v in trainer.generator.trainable_variables]
   d_before = [v.numpy().copy() for v in trainer.critic.trainable_variables]
   logs = {k: float(v) for k, v in trainer.train_step(batch).items()}

@@ -34,10 +34,11 @@ def batch(shared_data):
 def make_trainer(converted_dm05):
   """Builds a stage-2 trainer from the converted Google-trained DeepLab
   (a random-init MobileNet with frozen BN has ~1e-12 early gradients)."""
-  return lambda variant: build_trainer(variant, converted_dm05)
+  return lambda variant, divisor=1: build_trainer(variant, converted_dm05,
+                                                  divisor=divisor)
 
 
-def build_trainer(variant, checkpoint, seed=0):
+def build_trainer(variant, checkpoint, seed=0, divisor=1):
   tf_keras.utils.set_random_seed(seed)
   segmenter = segmenter_lib.build_segmenter(
       models.model_config(PRESET, "cmp_facades"))
@@ -45,9 +46,11 @@ def build_trainer(variant, checkpoint, seed=0):
   generator = critic = None
   if variant != "deeplabv3":
     generator = generator_lib.build_generator(
-        gan_config.GeneratorConfig(base_filters=8), NUM_CLASSES)
+        gan_config.GeneratorConfig(base_filters=8,
+                                   resolution_divisor=divisor), NUM_CLASSES)
     critic = critic_lib.build_critic(
-        gan_config.CriticConfig(base_filters=8), NUM_CLASSES)
+        gan_config.CriticConfig(base_filters=8, resolution_divisor=divisor),
+        NUM_CLASSES)
   trainer = seg_model.SegTrainer(
       segmenter, generator, critic, variant=variant,
       palette=labels.CMP_FACADES.palette())
@@ -69,9 +72,10 @@ def batch_norm_statistics(model):
           if "moving_mean" in v.name or "moving_variance" in v.name]
 
 
-@pytest.mark.parametrize("variant", ["seggan", "segwgan"])
-def test_only_segmenter_weights_change(batch, make_trainer, variant):
-  trainer = make_trainer(variant)
+@pytest.mark.parametrize("variant,divisor", [
+    ("seggan", 1), ("segwgan", 1), ("segwgan", 2)])
+def test_only_segmenter_weights_change(batch, make_trainer, variant, divisor):
+  trainer = make_trainer(variant, divisor)
   frozen = snapshot(frozen_variables(trainer))
   statistics = snapshot(batch_norm_statistics(trainer.segmenter))
   weights = snapshot(trainer.segmenter.trainable_variables)
@@ -100,8 +104,10 @@ def on_loss_path(trainer, batch):
   return {i for i, g in enumerate(grads) if g is not None}
 
 
-def test_content_and_adversarial_gradients_reach_segmenter(batch, make_trainer):
-  trainer = make_trainer("segwgan")
+@pytest.mark.parametrize("divisor", [1, 2])
+def test_content_and_adversarial_gradients_reach_segmenter(batch, make_trainer,
+                                                           divisor):
+  trainer = make_trainer("segwgan", divisor)
   features, labels_ = batch
   variables = trainer.segmenter.trainable_variables
   for term in ("content", "adversarial"):
