@@ -13,7 +13,6 @@ ignores it. The output is float32 under any mixed-precision policy.
 paper's) runs the U-Net on the k x k average-pooled map and repeats its
 image back to the input size.
 """
-import numpy as np
 import tensorflow as tf
 import tf_keras
 
@@ -22,36 +21,12 @@ from segwgan.configs import gan as gan_config
 LEVELS = 4  # H and W must be divisible by 2**LEVELS (times the divisor).
 
 
-_BITS = np.arange(32, dtype=np.uint32)
-
-
-def half_dropout(inputs, seed):
-  """Dropout at rate 0.5 from one random bit per element.
-
-  Each element is kept (and doubled) where its bit is 1, else zeroed: the
-  same Bernoulli(0.5) mask distribution as `stateless_dropout(rate=0.5)`,
-  with 32 times fewer random numbers (a float per element cost ~10% of
-  the frozen G and D's forward + backward in stage 2). The mask is a
-  function of `seed` and the shape.
-  """
-  shape = tf.shape(inputs)
-  count = tf.size(inputs)
-  words = tf.random.stateless_uniform([(count + 31) // 32], seed, minval=None,
-                                      maxval=None, dtype=tf.uint32)
-  bits = tf.bitwise.bitwise_and(
-      tf.bitwise.right_shift(words[:, None], tf.constant(_BITS)), 1)
-  keep = tf.reshape(tf.reshape(bits, [-1])[:count], shape)
-  return inputs * (tf.cast(keep, inputs.dtype) * 2)
-
-
 class NoiseDropout(tf_keras.layers.Layer):
   """Dropout that is always on, whatever `training`: the generator's noise z.
 
   Each call draws a fresh seed from its `tf.random.Generator` and applies
   stateless dropout with it (a new mask per call and per example); `reset`
-  restarts the stream, so the calls after it repeat. Rate 0.5 (pix2pix's)
-  draws one random bit per element (`half_dropout`), other rates a uniform
-  float (`tf.nn.experimental.stateless_dropout`).
+  restarts the stream, so the calls after it repeat.
   """
 
   def __init__(self, rate: float, seed=None, **kwargs):
@@ -62,8 +37,6 @@ class NoiseDropout(tf_keras.layers.Layer):
 
   def call(self, inputs, training=None):  # pylint: disable=unused-argument
     seed = self.noise.make_seeds(1)[:, 0]
-    if self.rate == 0.5:
-      return half_dropout(inputs, seed)
     return tf.nn.experimental.stateless_dropout(inputs, self.rate, seed=seed)
 
   def reset(self, seed: int) -> None:

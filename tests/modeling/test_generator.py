@@ -60,40 +60,6 @@ def test_noise_state_is_checkpointed(tmp_path):
   np.testing.assert_array_equal(generator(x, training=False).numpy(), first)
 
 
-@pytest.mark.parametrize("shape", [(8, 16, 16, 32), (3, 5, 7, 11)])
-def test_half_dropout_keeps_half_doubled_with_the_gradient_of_its_mask(shape):
-  x = tf.random.stateless_uniform(shape, [0, 1], 0.5, 1.5)
-  seed = tf.constant([3, 4], tf.int64)
-  with tf.GradientTape() as tape:
-    tape.watch(x)
-    y = generator_lib.half_dropout(x, seed)
-    total = tf.reduce_sum(y)
-  grad = tape.gradient(total, x).numpy()
-  y, x = y.numpy(), x.numpy()
-  kept = y != 0
-  np.testing.assert_array_equal(y[kept], 2 * x[kept])
-  np.testing.assert_array_equal(grad, 2.0 * kept)
-  # Bernoulli(0.5): within 5 standard deviations of half.
-  assert abs(kept.mean() - 0.5) < 5 * 0.5 / np.sqrt(kept.size)
-  np.testing.assert_array_equal(
-      generator_lib.half_dropout(tf.constant(x), seed).numpy(), y)
-  other = generator_lib.half_dropout(tf.constant(x), seed + 1).numpy()
-  assert not np.array_equal(other != 0, kept)
-
-
-def test_half_dropout_masks_are_independent_across_elements():
-  # Neighbouring elements come from neighbouring bits of one word: check
-  # that they are uncorrelated, and that examples get different masks.
-  x = tf.ones([4, 32, 32, 64])
-  kept = generator_lib.half_dropout(x, tf.constant([5, 6], tf.int64)
-                                    ).numpy() != 0
-  flat = kept.reshape(-1).astype(float)
-  for lag in (1, 2, 31, 32, 33):
-    corr = np.corrcoef(flat[:-lag], flat[lag:])[0, 1]
-    assert abs(corr) < 5 / np.sqrt(flat.size), lag
-  assert not np.array_equal(kept[0], kept[1])
-
-
 @pytest.mark.parametrize("rate", [0.5, 0.3])
 def test_noise_rate(rate):
   layer = generator_lib.NoiseDropout(rate, seed=1)
