@@ -40,7 +40,8 @@ def recorded(root: pathlib.Path) -> dict:
   """{'parts': {name: marker}, 'invocations': [record]} of an output dir."""
   parts = {}
   for path in sorted((root / "parts").glob("*.json")):
-    parts[path.stem] = json.loads(path.read_text())
+    if "." not in path.stem:  # Not <part>.attempts.json (interrupted tries).
+      parts[path.stem] = json.loads(path.read_text())
   invocations = []
   if (root / "invocations.jsonl").exists():
     invocations = [json.loads(line) for line in
