@@ -7,6 +7,7 @@ be rewritten at any time without TensorFlow models. Written into
 """
 import datetime
 import json
+import os
 import pathlib
 import shlex
 from typing import Dict, List, Optional
@@ -298,6 +299,28 @@ def _timing_rows(plan: plan_lib.Plan) -> List[list]:
   return rows
 
 
+def shown_path(path: str, base: str) -> str:
+  """`path` relative to `base` when it lies in `base` or beside it (e.g.
+  `runs/x`, `../shared/data`), so a committed report names no machine's
+  absolute paths; other paths are returned unchanged."""
+  if not os.path.isabs(path):
+    return path
+  relative = os.path.relpath(path, base)
+  return relative if not relative.startswith(os.path.join("..", "..")) \
+      else path
+
+
+def shown_command(argv: List[str], base: str) -> str:
+  """The shell form of `argv` with `shown_path` applied to the program and
+  to each `--flag=/absolute/path` value."""
+  shown = []
+  for arg in argv:
+    flag, sep, value = arg.partition("=")
+    shown.append(f"{flag}={shown_path(value, base)}" if sep and
+                 arg.startswith("--") else shown_path(arg, base))
+  return shlex.join(shown)
+
+
 def _invocation_rows(layout) -> List[list]:
   rows = []
   try:
@@ -306,7 +329,8 @@ def _invocation_rows(layout) -> List[list]:
     lines = []
   for line in lines:
     record = json.loads(line)
-    rows.append([f"`{shlex.join(record['command'])}`", record["started"],
+    command = shown_command(record["command"], record.get("cwd", str(REPO)))
+    rows.append([f"`{command}`", record["started"],
                  _duration(record.get("seconds")),
                  ", ".join(record.get("ran", [])) or "-",
                  str(len(record.get("skipped", []))),
@@ -338,7 +362,7 @@ def render(plan: plan_lib.Plan, out_dir: pathlib.Path) -> tuple:
         "configuration", "",
         f"Written by `tools/reproduce.py` on "
         f"{datetime.date.today().isoformat()} from the runs in "
-        f"`{layout.root}` (segwgan "
+        f"`{shown_path(str(layout.root), str(REPO))}` (segwgan "
         f"{environment.git_commit(REPO) or 'commit unknown'}).", ""]
   if settings.note:
     md += [f"> **Note.** {settings.note.strip()}", ""]
@@ -433,7 +457,8 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
   for part in plan.parts():
     marker = files.read_json(layout.marker(part.name)) or {}
     command = marker.get("command") or part.command()
-    md += [f"- `{part.name}`:", "", _code(shlex.join(command), "bash"), ""]
+    md += [f"- `{part.name}`:", "", _code(shown_command(command, str(REPO)),
+                                          "bash"), ""]
   md += ["### Wall time per part", "",
          "CPU time is user + system time of the part's processes (on a "
          "shared machine, wall time also counts waiting for the CPU); both "

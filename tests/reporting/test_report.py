@@ -179,3 +179,14 @@ def test_report_provenance(output):
   assert "training 1m01s, evaluation 9.0s" in text
   assert "`tools/reproduce.py --dataset=cmp_facades`" in text
   assert "Stage 2: seeds 0, 1" in text
+
+
+def test_shown_command_names_paths_relative_to_the_checkout():
+  base = "/home/u/segwgan"
+  argv = ["/home/u/segwgan/.venv/bin/python", "-m", "w",
+          "--data_dir=/home/u/shared/data/cmp", "--model_dir=/home/u/segwgan/"
+          "runs/x", "--tfds_dir=/opt/tfds", "--seeds=3", "--note=a b"]
+  assert report.shown_command(argv, base) == (
+      ".venv/bin/python -m w --data_dir=../shared/data/cmp "
+      "--model_dir=runs/x --tfds_dir=/opt/tfds --seeds=3 '--note=a b'")
+  assert report.shown_path("runs/x", base) == "runs/x"
