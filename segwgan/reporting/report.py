@@ -87,11 +87,26 @@ def describe_model(model: dict) -> str:
   return f"DeepLabv3, {net}, {aspp}"
 
 
-def _optimizer(config: dict) -> str:
+def optimizer_text(config: dict) -> str:
+  """An optimizer_config as words: 'adam 0.0005', or with its schedule
+  ('adam 0.0005 after a 50-step linear warm-up, polynomial decay (power
+  0.9) to 0 at step 1000')."""
   kind = _get(config, "optimizer.type", "?")
-  rate = _get(config, f"learning_rate.{_get(config, 'learning_rate.type')}"
-              ".learning_rate")
-  return f"{kind} {rate:g}" if isinstance(rate, (int, float)) else kind
+  schedule = _get(config, "learning_rate.type")
+  rate = _get(config, f"learning_rate.{schedule}") or {}
+  start = rate.get("learning_rate", rate.get("initial_learning_rate"))
+  text = f"{kind} {start:g}" if isinstance(start, (int, float)) else kind
+  warmup = _get(config, "warmup.type")
+  steps = _get(config, f"warmup.{warmup}.warmup_steps")
+  if warmup and steps:
+    text += f" after a {steps}-step {warmup} warm-up"
+  if schedule == "polynomial":
+    text += (f", polynomial decay (power {rate.get('power', 1.0):g}) to "
+             f"{rate.get('end_learning_rate', 0.0):g} at step "
+             f"{rate.get('decay_steps', '?')}")
+  elif schedule and schedule != "constant":
+    text += f", {schedule} schedule"
+  return text
 
 
 def setup_rows(plan: plan_lib.Plan, num_images: Optional[int]) -> List[list]:
@@ -125,15 +140,15 @@ def setup_rows(plan: plan_lib.Plan, num_images: Optional[int]) -> List[list]:
       ["stage 1 (G, D)", "pix2pix G/D, Adam for G, l_G = 100 l_C + l_A, "
        "trained until convergence",
        f"{_get(g1, 'trainer.train_steps')} steps each; G "
-       f"{_optimizer(_get(g1, 'trainer.optimizer_config', {}))}, "
+       f"{optimizer_text(_get(g1, 'trainer.optimizer_config', {}))}, "
        f"{_get(g1, 'task.generator.base_filters')} base filters (G and D); "
-       f"WGAN: critic {_optimizer(_get(wgan, 'task.critic_optimizer', {}))}"
+       f"WGAN: critic {optimizer_text(_get(wgan, 'task.critic_optimizer', {}))}"
        f", {_get(wgan, 'task.critic_steps')} critic steps, clip "
        f"{_get(wgan, 'task.clip_value')}"],
       ["stage 2", "Adam 5e-4, lambda_1 = lambda_2 = 0.1, batch norm frozen, "
        "G and D frozen, until convergence",
        f"{_get(stage2, 'trainer.train_steps')} steps, "
-       f"{_optimizer(_get(stage2, 'trainer.optimizer_config', {}))}, "
+       f"{optimizer_text(_get(stage2, 'trainer.optimizer_config', {}))}, "
        f"lambda_1 = {_get(stage2, 'task.lambda_content')}, lambda_2 = "
        f"{_get(stage2, 'task.lambda_adversarial')}, fine_tune_batch_norm = "
        f"{_get(stage2, 'task.fine_tune_batch_norm')}"],

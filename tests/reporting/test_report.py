@@ -190,3 +190,18 @@ def test_shown_command_names_paths_relative_to_the_checkout():
       ".venv/bin/python -m w --data_dir=../shared/data/cmp "
       "--model_dir=runs/x --tfds_dir=/opt/tfds --seeds=3 '--note=a b'")
   assert report.shown_path("runs/x", base) == "runs/x"
+
+
+def test_optimizer_text_names_the_schedule():
+  constant = {"optimizer": {"type": "adam"},
+              "learning_rate": {"type": "constant",
+                                "constant": {"learning_rate": 0.0005}}}
+  assert report.optimizer_text(constant) == "adam 0.0005"
+  decay = {"optimizer": {"type": "adam"},
+           "learning_rate": {"type": "polynomial", "polynomial": {
+               "initial_learning_rate": 0.0005, "decay_steps": 1000,
+               "end_learning_rate": 0.0, "power": 0.9}},
+           "warmup": {"type": "linear", "linear": {"warmup_steps": 50}}}
+  assert report.optimizer_text(decay) == (
+      "adam 0.0005 after a 50-step linear warm-up, polynomial decay "
+      "(power 0.9) to 0 at step 1000")
