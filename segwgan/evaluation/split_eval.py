@@ -3,18 +3,20 @@
 `evaluate_split` feeds every example's image to `predict` (any callable
 uint8 [H, W, 3] -> int labels [H, W], e.g. `serving.predictor.Predictor.
 predict`), accumulates the confusion matrix (Eq. 17-19), optionally keeps
-each image's own matrix (for paired bootstrap over images) and, for
+each image's own matrix (for paired bootstrap over images) and chosen
+images' predictions, and, for
 Cityscapes, writes the predictions as official labelIds PNGs and scores them
 with cityscapesscripts (Eq. 20-23) when the ground truth files are there.
 """
 import dataclasses
 import pathlib
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Collection, Dict, Iterable, List, Optional
 
 import numpy as np
 
 from segwgan.evaluation import cityscapes
 from segwgan.evaluation import metrics
+from segwgan.evaluation import per_image as per_image_lib
 
 
 @dataclasses.dataclass
@@ -24,14 +26,16 @@ class SplitResult:
   Attributes:
     matrix: the summed confusion matrix [C, C] (rows ground truth).
     ids: the example ids in evaluation order.
-    per_image: each image's confusion matrix (empty unless asked for).
+    per_image: each image's confusion matrix (None unless asked for).
+    kept: the predictions [H, W] (int32) of the images asked for, by id.
     cityscapes_scores: the official scores (None if not Cityscapes, or if
       some images lack gtFine labelIds + instanceIds files).
     cityscapes_missing: Cityscapes images without those files.
   """
   matrix: np.ndarray
   ids: List[str]
-  per_image: List[np.ndarray]
+  per_image: Optional[per_image_lib.PerImage]
+  kept: Dict[str, np.ndarray]
   cityscapes_scores: Optional[cityscapes.Scores] = None
   cityscapes_missing: int = 0
 
@@ -43,6 +47,7 @@ class SplitResult:
 def evaluate_split(predict: Callable[[np.ndarray], np.ndarray],
                    examples: Iterable[dict], num_classes: int, *,
                    keep_per_image: bool = False,
+                   keep: Collection[str] = (),
                    cityscapes_results_dir=None,
                    cityscapes_source_dir=None, split: str = "val",
                    on_image: Optional[Callable[[int], None]] = None
@@ -54,6 +59,7 @@ def evaluate_split(predict: Callable[[np.ndarray], np.ndarray],
     examples: dicts with 'image', 'label' ([H, W, 1], 255 ignored) and 'id'.
     num_classes: C.
     keep_per_image: also return each image's confusion matrix.
+    keep: ids whose predictions are returned.
     cityscapes_results_dir: if set, predictions are written there as
       official labelIds PNGs and scored against the gtFine files of
       `cityscapes_source_dir` / `split`.
@@ -63,7 +69,7 @@ def evaluate_split(predict: Callable[[np.ndarray], np.ndarray],
     ValueError: `examples` is empty.
   """
   total = metrics.ConfusionMatrix(num_classes)
-  ids, per_image, pairs, missing = [], [], [], 0
+  ids, matrices, kept, pairs, missing = [], [], {}, [], 0
   for example in examples:
     prediction = predict(example["image"])
     label = example["label"][..., 0]
@@ -71,10 +77,12 @@ def evaluate_split(predict: Callable[[np.ndarray], np.ndarray],
     image_cm.update(label, prediction)
     total.merge(image_cm)
     if keep_per_image:
-      per_image.append(image_cm.matrix)
+      matrices.append(image_cm.matrix)
     name = example["id"]
     name = name.decode() if isinstance(name, bytes) else str(name)
     ids.append(name)
+    if name in keep:
+      kept[name] = np.asarray(prediction, np.int32)
     if cityscapes_results_dir is not None:
       frame = cityscapes.frame_id(name)
       path = cityscapes.write_prediction(cityscapes_results_dir, frame,
@@ -92,4 +100,6 @@ def evaluate_split(predict: Callable[[np.ndarray], np.ndarray],
   scores = None
   if cityscapes_results_dir is not None and not missing:
     scores = cityscapes.evaluate(pairs)
-  return SplitResult(total.matrix, ids, per_image, scores, missing)
+  per_image = (per_image_lib.PerImage(ids, np.stack(matrices))
+               if keep_per_image else None)
+  return SplitResult(total.matrix, ids, per_image, kept, scores, missing)

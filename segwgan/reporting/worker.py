@@ -36,11 +36,12 @@ from segwgan.configs import experiments
 from segwgan.configs import overrides
 from segwgan.data import labels
 from segwgan.data import registry
-from segwgan.evaluation import per_image
+from segwgan.evaluation import split_eval
 from segwgan.modeling import pretrained
 from segwgan.reporting import figures
 from segwgan.reporting import files
 from segwgan.serving import checkpoints
+from segwgan.serving import predictor
 from segwgan.training import maps
 from segwgan.training import tasks
 
@@ -241,15 +242,19 @@ def stage2() -> None:
     if done % 20 == 0 or done == total:
       say(f"evaluated {done}/{total} images")
 
-  result, kept = per_image.evaluate(
-      loaded.segmenter, tasks.raw_examples(data), data, info.num_classes,
-      keep=set(figure_ids), max_images=FLAGS.eval_max_images,
-      progress=progress)
-  summary = per_image.metrics_of(result)
+  raw = tasks.raw_examples(data)
+  if FLAGS.eval_max_images:
+    raw = raw.take(FLAGS.eval_max_images)
+  evaluated = split_eval.evaluate_split(
+      predictor.Predictor.from_loaded(loaded).predict, raw.as_numpy_iterator(),
+      info.num_classes, keep_per_image=True, keep=set(figure_ids),
+      on_image=progress)
+  result = evaluated.per_image
+  summary = evaluated.summary
   with io_utils.atomic_directory(FLAGS.eval_dir) as tmp:
     with open(tmp / "per_image.npz", "wb") as f:
       result.save(f)
-    for image_id, prediction in kept.items():
+    for image_id, prediction in evaluated.kept.items():
       size = figures.figure_size(*prediction.shape)
       figures.save_label_png(tmp / "predictions" / f"{image_id}.png",
                              figures.resize_labels(prediction, size), info)
