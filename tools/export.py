@@ -25,6 +25,9 @@ flags.DEFINE_string("dataset", None, "The classes of a converted "
                     "--checkpoint (default: the run's).")
 flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
                   "(float32, builtin ops).")
+flags.DEFINE_list("tflite_size", None, "H,W: model.tflite takes only batch-1 "
+                  "images of this size (faster: every shape is known when "
+                  "converting). Default: any size.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
 tool_flags.define_checkpoint_flags()
 flags.mark_flags_as_required(["export_dir", "checkpoint"])
@@ -34,11 +37,28 @@ FLAGS = flags.FLAGS
 def run_export() -> None:
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent
   io_utils.check_writable_dir(parent, "--export_dir")
+  size = _tflite_size()
   loaded = tool_flags.load_checkpoint(FLAGS.dataset)
   path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.tflite,
-                       overwrite=FLAGS.overwrite)
+                       tflite_size=size, overwrite=FLAGS.overwrite)
   print(f"exported {loaded.info.dataset} segmenter from {loaded.info.source} "
         f"to {path}" + (" (+ model.tflite)" if FLAGS.tflite else ""))
+
+
+def _tflite_size():
+  """--tflite_size as (h, w), or None."""
+  if not FLAGS.tflite_size:
+    return None
+  if not FLAGS.tflite:
+    raise ValueError("--tflite_size needs --tflite")
+  try:
+    size = tuple(int(v) for v in FLAGS.tflite_size)
+  except ValueError:
+    size = ()
+  if len(size) != 2 or min(size) < 1:
+    raise ValueError("--tflite_size must be two positive integers H,W, got "
+                     f"{','.join(FLAGS.tflite_size)}")
+  return size
 
 
 def main(_):
