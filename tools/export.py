@@ -3,10 +3,12 @@
   python tools/export.py --checkpoint=runs/segwgan/best \
       --export_dir=exports/cmp_segwgan --tflite
   python tools/export.py --checkpoint=checkpoints/tf_deeplab_mnv2_dm05_os8 \
-      --dataset=pascal_voc2012 --export_dir=exports/voc
+      --dataset=pascal_voc2012 --export_dir=exports/voc \
+      --tflite --tflite_size=257,257
 
 Signatures: serving_default (uint8 images -> labels, probabilities) and
-logits (see segwgan/serving/export.py). The export is written to a
+logits (see segwgan/serving/export.py). model.tflite takes batch-1 images
+of any size, or of --tflite_size only (faster). The export is written to a
 temporary directory and renamed when complete: an existing export is
 replaced only with --overwrite and only by a complete new one.
 """

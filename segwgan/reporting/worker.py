@@ -43,6 +43,7 @@ from segwgan.reporting import files
 from segwgan.serving import checkpoints
 from segwgan.serving import predictor
 from segwgan.training import maps
+from segwgan.training import runner
 from segwgan.training import tasks
 
 JOBS = ("convert", "stage1", "stage2")
@@ -232,19 +233,18 @@ def stage2() -> None:
   if not _has_figure_inputs(figure_ids, figure_dir):
     _figure_examples(data, figure_ids, figure_dir)
   latest = tf.train.latest_checkpoint(FLAGS.model_dir)
+  runner.set_precision("float32")  # Scored as tools/evaluate.py scores it.
   loaded = checkpoints.load(latest)
-  total = int(tasks.raw_examples(data).cardinality())
+  raw = tasks.raw_examples(data)
   if FLAGS.eval_max_images:
-    total = min(total, FLAGS.eval_max_images)
+    raw = raw.take(FLAGS.eval_max_images)
+  total = int(raw.cardinality())
   say(f"evaluating {latest} on {total} {data.split} images")
 
   def progress(done):
     if done % 20 == 0 or done == total:
       say(f"evaluated {done}/{total} images")
 
-  raw = tasks.raw_examples(data)
-  if FLAGS.eval_max_images:
-    raw = raw.take(FLAGS.eval_max_images)
   evaluated = split_eval.evaluate_split(
       predictor.Predictor.from_loaded(loaded).predict, raw.as_numpy_iterator(),
       info.num_classes, keep_per_image=True, keep=set(figure_ids),

@@ -14,7 +14,8 @@ Signatures of an export:
 ``assets.extra/segwgan.json`` holds the `ModelInfo` (dataset, normalisation,
 resize) and ``model.tflite`` the optional TFLite conversion of
 ``serving_default`` (float32, builtin ops only, so XNNPACK runs all of it;
-batch 1 of any size after `resize_tensor_input`). An export is written to a
+batch 1 of any size after `resize_tensor_input`, or of one size only if
+exported with `tflite_size`). An export is written to a
 temporary directory and renamed when complete.
 
 The segmenter is traced with inference kernels of the same outputs
@@ -203,6 +204,8 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
       export leaves it untouched.
   """
   export_dir = pathlib.Path(export_dir)
+  if tflite_size and not tflite:
+    raise ValueError("tflite_size is for the TFLite file: pass tflite=True")
   if export_dir.exists() and not overwrite:
     raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
                           "replace it)")

@@ -74,12 +74,15 @@ def test_per_image_matrices_add_up(evaluated):
   np.testing.assert_array_equal(cm.matrix, matrices.matrices[1])
 
 
-def test_without_per_image_nothing_is_kept(shared_data):
+def test_kept_predictions_without_per_image_matrices(shared_data):
   raw = cmp_raw_dataset(shared_data, 2)
   result = split_eval.evaluate_split(
-      lambda image: np.zeros(image.shape[:2], np.int32),
-      raw.as_numpy_iterator(), NUM_CLASSES)
-  assert result.per_image is None and result.kept == {}
+      lambda image: np.zeros(image.shape[:2], np.int64),
+      raw.as_numpy_iterator(), NUM_CLASSES, keep={"cmp_b0002", "absent"})
+  assert result.per_image is None
+  assert list(result.kept) == ["cmp_b0002"]
+  assert result.kept["cmp_b0002"].dtype == np.int32
+  assert not result.kept["cmp_b0002"].any()
   assert result.summary["pixel_accuracy"] == pytest.approx(
       result.matrix[0].sum() / result.matrix.sum())
   with pytest.raises(ValueError, match="no images"):

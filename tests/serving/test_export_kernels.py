@@ -1,5 +1,6 @@
 """The export's inference kernels: same outputs, fewer and fused ops."""
 import collections
+import dataclasses
 import warnings
 
 import numpy as np
@@ -77,9 +78,12 @@ def test_tflite_has_dilated_depthwise_and_matches(loaded, pixels, tmp_path):
                              expected["probabilities"].numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize("long_side", [0, 80])
 def test_fixed_size_tflite_folds_the_size_arithmetic(loaded, pixels,
-                                                      tmp_path):
+                                                      tmp_path, long_side):
   size = pixels.shape[1:3]
+  loaded = checkpoints.Loaded(loaded.segmenter, dataclasses.replace(
+      loaded.info, resize_long_side=long_side))
   path = export.export(loaded, tmp_path / "fixed", tflite=True,
                        tflite_size=size)
   with warnings.catch_warnings():
@@ -101,3 +105,5 @@ def test_fixed_size_tflite_folds_the_size_arithmetic(loaded, pixels,
   np.testing.assert_allclose(out["probabilities"],
                              expected["probabilities"].numpy(), atol=1e-4)
   assert list(runner.get_input_details()["images"]["shape"]) == [1, *size, 3]
+  with pytest.raises(ValueError, match="tflite_size is for the TFLite"):
+    export.export(loaded, tmp_path / "no", tflite_size=size)
