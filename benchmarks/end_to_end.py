@@ -10,7 +10,7 @@ times a fresh `make demo` into a temporary DEMO_DIR (up to ~15 minutes, so
 longer than the other benchmarks).
 
   .venv/bin/python benchmarks/end_to_end.py \
-      [--reproduce_dir=runs/reproduce/cmp_facades_cpu] [--demo_dir=runs/demo]
+      [--reproduce_dir=runs/reproduce/cmp_facades_cpu_tuned] [--demo_dir=runs/demo]
   .venv/bin/python benchmarks/end_to_end.py --run_demo
 
 Targets: the CPU reproduction of one dataset (3 variants, one seed: parts
@@ -149,7 +149,7 @@ def line(name: str, minutes: float) -> None:
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--reproduce_dir", default=os.path.join(
-      "runs", "reproduce", "cmp_facades_cpu"))
+      "runs", "reproduce", "cmp_facades_cpu_tuned"))
   parser.add_argument("--demo_dir", default=os.path.join("runs", "demo"))
   parser.add_argument("--demo_report", default=os.path.join(
       "experiments", "results", "cmp_facades_demo", "report.md"),
