@@ -14,17 +14,14 @@ Sides (each a call on the same image, timed interleaved, medians):
                        the input size (the same work as the Google file plus
                        the in-graph normalisation)
   savedmodel serving   `serving_default`: uint8 -> labels + probabilities
-  our tflite (export)  the export's model.tflite (serving_default), any size
-  our tflite (export, 257x257)  the same exported with --tflite_size=257,257
-                       (batch-1 257x257 images only, like the Google file)
+  our tflite (export)  the export's model.tflite (serving_default)
   our tflite logits    our `logits` signature converted to TFLite the same way
 
   .venv/bin/python benchmarks/inference_latency.py
 
 Final lines: `inference_savedmodel_vs_tflite ratio=X target=<=1.2`
 (savedmodel logits / google tflite) and `inference_our_tflite_vs_google
-ratio=X target=<=1.0` (our tflite (export, 257x257) / google tflite; the
-any-size export's ratio is printed above it).
+ratio=X target=<=1.0` (our tflite (export) / google tflite).
 """
 import argparse
 import contextlib
@@ -110,8 +107,6 @@ def main():
   export_dir = pathlib.Path(tempfile.mkdtemp()) / "export"
   export.export(loaded, export_dir, tflite=True)
   module, _ = export.load(export_dir)
-  fixed_dir = export.export(loaded, pathlib.Path(tempfile.mkdtemp()) / "fixed",
-                            tflite=True, tflite_size=(SIZE, SIZE))
   # The `logits` signature traced for TFLite like the export's model.tflite
   # (without the uint8 cast, resize-back, softmax and argmax).
   tflite_module = export.ServingModule(loaded.segmenter, loaded.info,
@@ -123,7 +118,6 @@ def main():
 
   google = interpreter(timing.DM05_TFLITE)
   ours = interpreter(export_dir / export.TFLITE_FILE, [1, SIZE, SIZE, 3])
-  ours_fixed = interpreter(fixed_dir / export.TFLITE_FILE)
   ours_logits = interpreter(logits_tflite, [1, SIZE, SIZE, 3])
   pixels_t, image_t = tf.constant(pixels), tf.constant(image)
   before = {}
@@ -145,7 +139,6 @@ def main():
       "savedmodel logits": lambda: module.logits(pixels_t).numpy(),
       "savedmodel serving": lambda: module.serve(image_t)["labels"].numpy(),
       "our tflite (export)": tflite_call(ours, image),
-      "our tflite (export, 257x257)": tflite_call(ours_fixed, image),
       "our tflite logits": tflite_call(ours_logits, pixels),
       **before,
   }
@@ -153,15 +146,11 @@ def main():
   reference = np.argmax(calls["google tflite"]()[0], -1)
   agreement = {
       "savedmodel logits": np.argmax(module.logits(pixels_t).numpy(), -1),
-      "our tflite logits": np.argmax(calls["our tflite logits"]()[0], -1),
-      "our tflite (export, 257x257)": next(
-          out[0] for out in calls["our tflite (export, 257x257)"]()
-          if out.dtype == np.int32)}
+      "our tflite logits": np.argmax(calls["our tflite logits"]()[0], -1)}
   for name, labels in agreement.items():
     print(f"  {name}: {np.mean(labels == reference):.4f} of pixels agree "
           "with the Google file's argmax")
-  for name, interp in (("google", google), ("ours", ours),
-                       ("ours 257x257", ours_fixed)):
+  for name, interp in (("google", google), ("ours", ours)):
     print(f"  {name} tflite ops: {len(interp._get_ops_details())}")  # pylint: disable=protected-access
 
   times = timing.interleaved({k: repeated(v) for k, v in calls.items()},
@@ -170,9 +159,7 @@ def main():
                 per="image")
   saved = timing.ratio_of(times, "savedmodel logits", "google tflite")
   timing.ratio_of(times, "savedmodel serving", "google tflite")
-  timing.ratio_of(times, "our tflite (export)", "google tflite")
-  ours_ratio = timing.ratio_of(times, "our tflite (export, 257x257)",
-                               "google tflite")
+  ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
   timing.ratio_of(times, "our tflite logits", "google tflite")
   if before:
     timing.ratio_of(times, "savedmodel logits (Keras kernels)",

@@ -3,12 +3,10 @@
   python tools/export.py --checkpoint=runs/segwgan/best \
       --export_dir=exports/cmp_segwgan --tflite
   python tools/export.py --checkpoint=checkpoints/tf_deeplab_mnv2_dm05_os8 \
-      --dataset=pascal_voc2012 --export_dir=exports/voc \
-      --tflite --tflite_size=257,257
+      --dataset=pascal_voc2012 --export_dir=exports/voc
 
 Signatures: serving_default (uint8 images -> labels, probabilities) and
-logits (see segwgan/serving/export.py). model.tflite takes batch-1 images
-of any size, or of --tflite_size only (faster). The export is written to a
+logits (see segwgan/serving/export.py). The export is written to a
 temporary directory and renamed when complete: an existing export is
 replaced only with --overwrite and only by a complete new one.
 """
@@ -27,9 +25,6 @@ flags.DEFINE_string("dataset", None, "The classes of a converted "
                     "--checkpoint (default: the run's).")
 flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
                   "(float32, builtin ops).")
-flags.DEFINE_list("tflite_size", None, "H,W: model.tflite takes only batch-1 "
-                  "images of this size (faster: every shape is known when "
-                  "converting). Default: any size.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
 tool_flags.define_checkpoint_flags()
 flags.mark_flags_as_required(["export_dir", "checkpoint"])
@@ -39,28 +34,11 @@ FLAGS = flags.FLAGS
 def run_export() -> None:
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent
   io_utils.check_writable_dir(parent, "--export_dir")
-  size = _tflite_size()
   loaded = tool_flags.load_checkpoint(FLAGS.dataset)
   path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.tflite,
-                       tflite_size=size, overwrite=FLAGS.overwrite)
+                       overwrite=FLAGS.overwrite)
   print(f"exported {loaded.info.dataset} segmenter from {loaded.info.source} "
         f"to {path}" + (" (+ model.tflite)" if FLAGS.tflite else ""))
-
-
-def _tflite_size():
-  """--tflite_size as (h, w), or None."""
-  if not FLAGS.tflite_size:
-    return None
-  if not FLAGS.tflite:
-    raise ValueError("--tflite_size needs --tflite")
-  try:
-    size = tuple(int(v) for v in FLAGS.tflite_size)
-  except ValueError:
-    size = ()
-  if len(size) != 2 or min(size) < 1:
-    raise ValueError("--tflite_size must be two positive integers H,W, got "
-                     f"{','.join(FLAGS.tflite_size)}")
-  return size
 
 
 def main(_):

@@ -14,8 +14,7 @@ Signatures of an export:
 ``assets.extra/segwgan.json`` holds the `ModelInfo` (dataset, normalisation,
 resize) and ``model.tflite`` the optional TFLite conversion of
 ``serving_default`` (float32, builtin ops only, so XNNPACK runs all of it;
-batch 1 of any size after `resize_tensor_input`, or of one size only if
-exported with `tflite_size`). An export is written to a
+batch 1 of any size after `resize_tensor_input`). An export is written to a
 temporary directory and renamed when complete.
 
 The segmenter is traced with inference kernels of the same outputs
@@ -29,7 +28,6 @@ import contextlib
 import pathlib
 import tempfile
 import types
-from typing import Optional, Tuple
 
 import tensorflow as tf
 import tf_keras
@@ -155,15 +153,6 @@ class ServingModule(tf.Module):
       tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
   def serve(self, images):
     """{'labels': int32 [B, H, W], 'probabilities': float32 [B, H, W, C]}."""
-    return self.serve_any(images)
-
-  def serve_fixed(self, size: Tuple[int, int]):
-    """`serve` traced for uint8 [1, size[0], size[1], 3] images only."""
-    return tf.function(self.serve_any).get_concrete_function(
-        tf.TensorSpec([1, *size, 3], tf.uint8, name="images"))
-
-  def serve_any(self, images):
-    """The body of `serve` (traced by it and by `serve_fixed`)."""
     pixels = tf.cast(images, tf.float32)
     size = tf.shape(images)[1:3]
     if self.info.resize_long_side > 0:
@@ -190,13 +179,8 @@ def convert_tflite(saved_model_dir) -> bytes:
 
 
 def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
-           tflite_size: Optional[Tuple[int, int]] = None,
            overwrite: bool = False) -> pathlib.Path:
   """Writes the SavedModel (+ model.tflite) of `loaded` to `export_dir`.
-
-  `tflite_size` (h, w) makes model.tflite take only batch-1 images of that
-  size: every shape is then known when converting, so the size arithmetic
-  folds away and XNNPACK takes the resizes and the image pooling too.
 
   Raises:
     FileExistsError: `export_dir` exists and not `overwrite`. The previous
@@ -204,8 +188,6 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
       export leaves it untouched.
   """
   export_dir = pathlib.Path(export_dir)
-  if tflite_size and not tflite:
-    raise ValueError("tflite_size is for the TFLite file: pass tflite=True")
   if export_dir.exists() and not overwrite:
     raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
                           "replace it)")
@@ -216,19 +198,16 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
     info_path.parent.mkdir(parents=True, exist_ok=True)
     info_path.write_text(loaded.info.to_json())
     if tflite:
-      (tmp / TFLITE_FILE).write_bytes(_tflite(loaded, tflite_size))
+      (tmp / TFLITE_FILE).write_bytes(_tflite(loaded))
   return export_dir
 
 
-def _tflite(loaded: checkpoints.Loaded,
-            size: Optional[Tuple[int, int]]) -> bytes:
-  """`convert_tflite` of a staging SavedModel traced for TFLite (for images
-  of `size` only, if given)."""
+def _tflite(loaded: checkpoints.Loaded) -> bytes:
+  """`convert_tflite` of a staging SavedModel traced for TFLite."""
   module = ServingModule(loaded.segmenter, loaded.info, for_tflite=True)
-  serve = (module.serve_fixed(size) if size
-           else module.serve.get_concrete_function())
   with tempfile.TemporaryDirectory(prefix="segwgan_tflite_") as staging:
-    tf.saved_model.save(module, staging, signatures={SERVING_KEY: serve})
+    tf.saved_model.save(module, staging, signatures={
+        SERVING_KEY: module.serve.get_concrete_function()})
     return convert_tflite(pathlib.Path(staging))
 
 

@@ -1,6 +1,5 @@
 """The export's inference kernels: same outputs, fewer and fused ops."""
 import collections
-import dataclasses
 import warnings
 
 import numpy as np
@@ -76,34 +75,3 @@ def test_tflite_has_dilated_depthwise_and_matches(loaded, pixels, tmp_path):
   assert np.mean(out["labels"] == expected["labels"].numpy()) >= 0.999
   np.testing.assert_allclose(out["probabilities"],
                              expected["probabilities"].numpy(), atol=1e-4)
-
-
-@pytest.mark.parametrize("long_side", [0, 80])
-def test_fixed_size_tflite_folds_the_size_arithmetic(loaded, pixels,
-                                                      tmp_path, long_side):
-  size = pixels.shape[1:3]
-  loaded = checkpoints.Loaded(loaded.segmenter, dataclasses.replace(
-      loaded.info, resize_long_side=long_side))
-  path = export.export(loaded, tmp_path / "fixed", tflite=True,
-                       tflite_size=size)
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    interpreter = tf.lite.Interpreter(model_path=str(path /
-                                                     export.TFLITE_FILE))
-  interpreter.allocate_tensors()
-  ops = collections.Counter(op["op_name"]
-                            for op in interpreter._get_ops_details())  # pylint: disable=protected-access
-  for dynamic in ("SHAPE", "SLICE", "STRIDED_SLICE", "PACK"):
-    assert dynamic not in ops
-  assert ops["DEPTHWISE_CONV_2D"] == 17
-  runner = interpreter.get_signature_runner("serving_default")
-  uint8 = np.clip(pixels * 127.5 + 127.5, 0, 255).round().astype(np.uint8)
-  out = runner(images=uint8)
-  module, _ = export.load(path)
-  expected = module.serve(tf.constant(uint8))
-  assert np.mean(out["labels"] == expected["labels"].numpy()) >= 0.999
-  np.testing.assert_allclose(out["probabilities"],
-                             expected["probabilities"].numpy(), atol=1e-4)
-  assert list(runner.get_input_details()["images"]["shape"]) == [1, *size, 3]
-  with pytest.raises(ValueError, match="tflite_size is for the TFLite"):
-    export.export(loaded, tmp_path / "no", tflite_size=size)

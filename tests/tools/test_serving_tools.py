@@ -75,16 +75,6 @@ def test_export_of_a_missing_checkpoint_names_it(tmp_path):
   assert not (tmp_path / "x").exists()
 
 
-def test_export_bad_tflite_size_is_named(tmp_path):
-  result = tool("export.py", f"--checkpoint={tmp_path / 'nope'}",
-                "--dataset=pascal_voc2012", f"--export_dir={tmp_path / 'x'}",
-                "--tflite", "--tflite_size=257")
-  assert result.returncode == 2
-  assert "--tflite_size must be two positive integers H,W, got 257" in (
-      result.stderr)
-  assert "Traceback" not in result.stderr
-
-
 def test_predict_writes_labels_overlays_and_figures(exported, voc_images,
                                                     shared_data, tmp_path):
   out = tmp_path / "pred"
