@@ -1,9 +1,9 @@
 """The paper's protocol for one dataset, resumable, ending in a report.
 
   python tools/reproduce.py --dataset=cmp_facades --seeds=3 \
-      --config_file=experiments/cmp_facades_cpu.yaml \
+      --config_file=experiments/cmp_facades_cpu_tuned.yaml \
       --data_dir=PATH/cmp_facades --weights_dir=PATH/weights \
-      --output_dir=runs/reproduce/cmp_facades_cpu
+      --output_dir=runs/reproduce/cmp_facades_cpu_tuned
 
 Runs the pretrained-checkpoint conversion, stage 1 (GAN and WGAN), then per
 seed DeepLabv3, SegGAN and SegWGAN on the same data, schedule and seed, each
