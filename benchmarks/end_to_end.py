@@ -107,7 +107,8 @@ def report_minutes(report: pathlib.Path, name: str) -> float:
   rows = [line.split("|")[1:-1] for line in report.read_text().splitlines()
           if line.startswith("| `") and "tools/reproduce.py" in line]
   for cells in reversed(rows):
-    command, _, wall, finished, skipped, outcome = [c.strip() for c in cells]
+    cells = [c.strip() for c in cells]  # With or without a commit column.
+    command, (wall, finished, skipped, outcome) = cells[0], cells[-4:]
     ran_all = all(p in finished for p in ONE_SEED_PARTS)
     if outcome == "completed" and skipped == "0" and ran_all:
       print(f"  {name}: from {report}: {command} -> {wall} "

@@ -36,6 +36,7 @@ import threading
 import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from segwgan.reporting import environment
 from segwgan.reporting import files
 from segwgan.reporting import plan as plan_lib
 from segwgan.reporting import report as report_lib
@@ -199,6 +200,7 @@ def _run(plan, argv, say, only, python) -> str:
   files.write_json(layout.plan, plan.to_json())
   start = time.time()
   record = {"command": list(argv), "cwd": os.getcwd(), "started": _now(),
+            "commit": environment.git_commit(report_lib.REPO),
             "ran": [], "skipped": []}
   parts = plan.parts()
   say(f"reproduction of {plan.dataset} ({plan.size}), seeds "

@@ -345,7 +345,8 @@ def _invocation_rows(layout) -> List[list]:
   for line in lines:
     record = json.loads(line)
     command = shown_command(record["command"], record.get("cwd", str(REPO)))
-    rows.append([f"`{command}`", record["started"],
+    rows.append([f"`{command}`", record.get("commit") or "-",
+                 record["started"],
                  _duration(record.get("seconds")),
                  ", ".join(record.get("ran", [])) or "-",
                  str(len(record.get("skipped", []))),
@@ -463,9 +464,9 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
         "Each invocation of `tools/reproduce.py` on this output directory "
         "(wall time until the report was written; parts done before are "
         "skipped):", "",
-        tables.markdown(["command", "started", "wall time", "parts finished",
-                         "parts skipped", "outcome"], _invocation_rows(layout),
-                        align="llrlll"), "",
+        tables.markdown(["command", "segwgan commit", "started", "wall time",
+                         "parts finished", "parts skipped", "outcome"],
+                        _invocation_rows(layout), align="lllrlll"), "",
         "Each part is one process; its training half is what "
         "`tools/train_gan.py` / `tools/train_seg.py` run with the same flags "
         "(without `--job` and the figure/eval flags):", ""]

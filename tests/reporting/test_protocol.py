@@ -8,9 +8,11 @@ import stat
 
 import pytest
 
+from segwgan.reporting import environment
 from segwgan.reporting import files
 from segwgan.reporting import plan as plan_lib
 from segwgan.reporting import protocol
+from segwgan.reporting import report
 from segwgan.reporting import settings
 
 FAKE = """#!/bin/sh
@@ -72,6 +74,7 @@ def test_markers_skip_and_attempts_are_counted(tmp_path, fake_python,
   assert not layout.marker("stage1_gan").exists()
   record = json.loads(layout.invocations.read_text().splitlines()[-1])
   assert record["outcome"] == "stage1_gan: PartFailed"
+  assert record["commit"] == environment.git_commit(report.REPO)
 
   monkeypatch.delenv("FAKE_FAIL")
   protocol.run(plan, ["reproduce"], say=quiet, only=["stage1_gan"],

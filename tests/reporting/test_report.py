@@ -112,7 +112,7 @@ def output(examples, tmp_path_factory):
   files.write_text(layout.invocations, json.dumps(
       {"command": ["tools/reproduce.py", "--dataset=cmp_facades"],
        "started": "2026-01-01T00:00:00", "seconds": 700.0,
-       "ran": ["stage1_gan"], "skipped": []}) + "\n")
+       "commit": "abc1234", "ran": ["stage1_gan"], "skipped": []}) + "\n")
   files.write_json(layout.plan, plan.to_json())
   return plan, expected, report.write(plan)
 
@@ -177,7 +177,7 @@ def test_report_provenance(output):
   assert "python -m segwgan.reporting.worker --job=stage2" in text
   assert "| tensorflow | 2.20.0 |" in text
   assert "training 1m01s, evaluation 9.0s" in text
-  assert "`tools/reproduce.py --dataset=cmp_facades`" in text
+  assert "`tools/reproduce.py --dataset=cmp_facades` | abc1234 |" in text
   assert "Stage 2: seeds 0, 1" in text
 
 
