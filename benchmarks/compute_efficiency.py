@@ -25,7 +25,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 import tf_keras  # pylint: disable=g-import-not-at-top
 
 from segwgan.configs import experiments  # pylint: disable=g-import-not-at-top
-from segwgan.data import labels  # pylint: disable=g-import-not-at-top
+from segwgan import labels  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
 from segwgan.training import runner  # pylint: disable=g-import-not-at-top
 from segwgan.training import seg_model  # pylint: disable=g-import-not-at-top

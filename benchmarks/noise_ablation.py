@@ -29,7 +29,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 import tf_keras  # pylint: disable=g-import-not-at-top
 
 from segwgan.configs import experiments  # pylint: disable=g-import-not-at-top
-from segwgan.data import labels  # pylint: disable=g-import-not-at-top
+from segwgan import labels  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import critic as critic_lib  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import generator as generator_lib  # pylint: disable=g-import-not-at-top
 from segwgan.training import gan_model  # pylint: disable=g-import-not-at-top

@@ -38,7 +38,7 @@ from official.core import exp_factory  # pylint: disable=g-import-not-at-top
 from official.vision.modeling import segmentation_model  # pylint: disable=g-import-not-at-top
 from official.vision.tasks import semantic_segmentation  # pylint: disable=g-import-not-at-top
 
-from segwgan.data import labels  # pylint: disable=g-import-not-at-top
+from segwgan import labels  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
 from segwgan.training import seg_model  # pylint: disable=g-import-not-at-top
 

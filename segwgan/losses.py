@@ -16,7 +16,7 @@ Eq. 17-19 are the evaluation's (`segwgan.evaluation.metrics`).
 import tensorflow as tf
 import tf_keras
 
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 
 
 def _f32(x):

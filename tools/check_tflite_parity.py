@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from segwgan.configs import models
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.evaluation import metrics
 from segwgan.modeling import pretrained
 from segwgan.modeling import segmenter

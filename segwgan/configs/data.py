@@ -8,22 +8,6 @@ from official.vision.configs import semantic_segmentation as mg_seg
 MINUS_ONE_ONE_MEAN = (127.5, 127.5, 127.5)
 MINUS_ONE_ONE_STDDEV = (127.5, 127.5, 127.5)
 
-# Classes predicted for each dataset (`segwgan.data.labels` names them; a
-# test keeps the two equal). Configs sit below the data layer, so the count
-# is stated here, as the Model Garden's experiment configs state theirs.
-NUM_CLASSES = {'cityscapes': 19, 'pascal_voc2012': 21, 'ade20k': 150,
-               'stanford_background': 8, 'cmp_facades': 12}
-
-
-def num_classes(dataset: str) -> int:
-  """The class count of `dataset`; a ValueError lists the known names."""
-  try:
-    return NUM_CLASSES[dataset]
-  except KeyError:
-    raise ValueError(f'unknown dataset {dataset!r}; known datasets: '
-                     f'{", ".join(sorted(NUM_CLASSES))}') from None
-
-
 @dataclasses.dataclass
 class DataConfig(mg_seg.DataConfig):
   """Where the data comes from and how it is augmented.
@@ -37,7 +21,7 @@ class DataConfig(mg_seg.DataConfig):
   `seed`, `cache`, `shuffle_buffer_size`, `deterministic`, `dtype`.
 
   Attributes:
-    dataset: a name from `segwgan.data.labels.DATASETS`.
+    dataset: a name from `segwgan.labels.DATASETS`.
     source_dir: the dataset's official layout (TFDS manual dir); empty means
       download the official archive.
     split: train | val | all (| test for Cityscapes).

@@ -4,7 +4,7 @@ A preset is a Model Garden `SemanticSegmentationModel` config (extended by
 `SegmenterModel`) plus what goes with it: the input normalisation the
 weights expect (the `mean` / `stddev` of a DataConfig's `image_feature`) and
 the checkpoint it is meant to start from. `model_config(preset, dataset)`
-sets `num_classes` from `configs.data.NUM_CLASSES`.
+sets `num_classes` from the label tables in `segwgan.labels`.
 
 Presets:
   deeplabv3_resnet101   the paper's model: DeepLabv3, dilated ResNet-101,
@@ -36,6 +36,7 @@ from official.vision.configs import backbones
 from official.vision.configs import semantic_segmentation as mg_seg
 from official.vision.ops import preprocess_ops
 
+from segwgan import labels
 from segwgan.configs import data as data_config
 
 # Model Garden configs normalise with ImageNet statistics ([0, 255] scale).
@@ -174,7 +175,7 @@ def get_preset(name: str) -> Preset:
 def model_config(preset: str, dataset: str) -> SegmenterModel:
   """The preset's model config with `num_classes` of `dataset`."""
   config = get_preset(preset).build()
-  config.num_classes = data_config.num_classes(dataset)
+  config.num_classes = labels.get_info(dataset).num_classes
   return config
 
 

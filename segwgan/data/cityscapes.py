@@ -23,7 +23,7 @@ import numpy as np
 
 from segwgan.data import builder
 from segwgan.data import decode
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.data import layout
 from segwgan.data import validate
 

@@ -12,7 +12,7 @@ from PIL import Image
 from PIL import ImageDraw
 
 from segwgan import io_utils
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.data import registry
 from segwgan.data import validate
 

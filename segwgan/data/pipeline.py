@@ -29,7 +29,7 @@ from official.vision.ops import preprocess_ops
 
 from segwgan.configs import data as data_config
 from segwgan.data import decode
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 
 PAD_PIXEL = 127.5  # grey: 0 in [-1, 1] and close to 0 after ImageNet norm.
 

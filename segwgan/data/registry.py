@@ -23,7 +23,7 @@ from segwgan.data import builder
 from segwgan.data import cityscapes
 from segwgan.data import cmp_facades
 from segwgan.data import decode
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.data import layout
 from segwgan.data import pascal_voc2012
 from segwgan.data import stanford_background

@@ -23,7 +23,7 @@ from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as offic
 from cityscapesscripts.helpers import labels as cs_labels
 from PIL import Image
 
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 
 LABEL_IDS_SUFFIX = "_gtFine_labelIds.png"
 INSTANCE_IDS_SUFFIX = "_gtFine_instanceIds.png"

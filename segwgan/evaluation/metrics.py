@@ -11,7 +11,7 @@ Model Garden's `MeanIoU` treat them.
 import numpy as np
 import tensorflow as tf
 
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 
 
 class ConfusionMatrix:

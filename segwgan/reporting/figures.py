@@ -22,7 +22,7 @@ from PIL import Image
 from PIL import ImageDraw
 from PIL import ImageFont
 
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 from segwgan.serving import visualize
 
 MAX_SIDE = 320  # long side of saved figure inputs

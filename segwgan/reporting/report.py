@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from segwgan import io_utils
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 from segwgan.reporting import bootstrap
 from segwgan.reporting import environment
 from segwgan.reporting import events

@@ -34,7 +34,7 @@ from segwgan import cli
 from segwgan import io_utils
 from segwgan.configs import experiments
 from segwgan.configs import overrides
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.data import registry
 from segwgan.evaluation import split_eval
 from segwgan.modeling import pretrained

@@ -27,7 +27,7 @@ import yaml
 from segwgan.configs import experiments
 from segwgan.configs import models
 from segwgan.configs import overrides
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.modeling import segmenter as segmenter_lib
 from segwgan.training import tasks
 
@@ -40,7 +40,7 @@ class ModelInfo:
   """What surrounds a segmenter's weights.
 
   Attributes:
-    dataset: the dataset whose classes it predicts (`segwgan.data.labels`).
+    dataset: the dataset whose classes it predicts (`segwgan.labels`).
     mean, stddev: its input normalisation on the [0, 255] scale.
     resize_long_side: images are resized to this long side before inference
       and predictions resized back (0: original size), as in evaluation.

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from PIL import UnidentifiedImageError
 
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 from segwgan.serving import visualize
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")

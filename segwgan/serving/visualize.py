@@ -12,7 +12,7 @@ from PIL import ImageDraw
 from PIL import ImageFont
 
 from segwgan import io_utils
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 
 _TITLE_HEIGHT = 20
 _GAP = 6

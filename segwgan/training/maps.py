@@ -9,7 +9,7 @@ depends on the segmenter.
 import numpy as np
 import tensorflow as tf
 
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 
 
 def ground_truth_map(masks, num_classes: int, dtype=tf.float32):

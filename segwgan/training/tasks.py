@@ -15,7 +15,7 @@ from official.modeling import optimization
 from segwgan import io_utils
 from segwgan.configs import data as data_config
 from segwgan.configs import experiments
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.data import pipeline
 from segwgan.data import registry
 from segwgan.evaluation import inference

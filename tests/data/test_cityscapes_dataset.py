@@ -6,7 +6,7 @@ from PIL import Image
 
 import datacopies
 from segwgan.data import cityscapes
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.data import registry
 from segwgan.data import validate
 

@@ -7,7 +7,7 @@ from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as offic
 from cityscapesscripts.helpers import labels as cs_labels
 from PIL import Image
 
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 from segwgan.evaluation import cityscapes
 from segwgan.evaluation import metrics
 

@@ -9,7 +9,7 @@ import tf_keras
 from official.vision.modeling.backbones import mobilenet
 from official.vision.modeling.layers import nn_blocks
 from segwgan.configs import models
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.modeling import segmenter
 from segwgan.modeling import tf_deeplab_mobilenet
 

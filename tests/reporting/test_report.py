@@ -13,7 +13,7 @@ from official.core import exp_factory
 from PIL import Image
 
 from segwgan.configs import experiments  # pylint: disable=unused-import
-from segwgan.data import labels as labels_lib
+from segwgan import labels as labels_lib
 from segwgan.evaluation import metrics
 from segwgan.evaluation import per_image
 from segwgan.reporting import figures

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from segwgan.configs import overrides
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.serving import checkpoints
 from segwgan.training import runner
 from segwgan.training import seg_model

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.evaluation import metrics
 
 REPO = pathlib.Path(__file__).resolve().parents[2]

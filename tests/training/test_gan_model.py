@@ -6,7 +6,7 @@ import tf_keras
 from conftest import cmp_raw_dataset
 from segwgan.configs import data as data_config
 from segwgan.configs import gan
-from segwgan.data import labels
+from segwgan import labels
 from segwgan.data import pipeline
 from segwgan.modeling import critic as critic_lib
 from segwgan.modeling import generator as generator_lib
