@@ -11,7 +11,9 @@ part's command the exact record of what ran, and a crash or a kill loses
 only that part. The cost is a few seconds of imports per part.
 
 Stopping: Ctrl-C, SIGTERM or SIGHUP stops the running part's process (its
-training resumes from its last checkpoint next time).
+training resumes from its last checkpoint next time). A hard kill (SIGKILL,
+a machine going down) stops it too; the records below are written before a
+part starts, so the next run still knows the killed attempt and invocation.
 
 Resuming: a part that finished leaves a marker (`parts/<name>.json` with its
 command and wall time), written only after its process exited cleanly; a
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from segwgan.reporting import environment
@@ -109,9 +112,10 @@ def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
   env = dict(os.environ, PYTHONUNBUFFERED="1")
   start, cpu = time.time(), _children_cpu()
   state = {}
-  with open(log_path, "a") as log:
+  # Line-buffered: readable while the part runs, and its last write times a
+  # killed attempt.
+  with open(log_path, "a", buffering=1) as log:
     log.write(f"\n# {_now()}\n$ {shlex.join(command)}\n")
-    log.flush()
     process = subprocess.Popen(command, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, env=env)
     try:
@@ -145,13 +149,35 @@ def _attempts_path(layout, part: str):
   return layout.marker(part).with_suffix(".attempts.json")
 
 
-def _record_invocation(layout, record: dict) -> None:
+def _earlier_attempts(layout, part: str) -> List[dict]:
+  """The part's unfinished attempts; one still marked running was killed:
+  its wall time is taken until its log's last write, its CPU time is lost."""
+  attempts = files.read_json(_attempts_path(layout, part)) or []
+  for attempt in attempts:
+    if attempt.get("outcome") == "running":
+      log = layout.log(part)
+      last_write = log.stat().st_mtime if log.exists() else None
+      started = datetime.datetime.fromisoformat(attempt["started"])
+      attempt.update(outcome="killed", cpu_seconds=None, seconds=(
+          None if last_write is None else
+          max(0.0, last_write - started.timestamp())))
+  return attempts
+
+
+def _save_invocation(layout, record: dict) -> None:
+  """Writes `record` into invocations.jsonl, replacing its earlier state;
+  an earlier invocation left `running` was killed."""
   try:
-    old = layout.invocations.read_text()
+    lines = layout.invocations.read_text().splitlines()
   except FileNotFoundError:
-    old = ""
-  files.write_text(layout.invocations,
-                   old + json.dumps(record, sort_keys=True) + "\n")
+    lines = []
+  records = [json.loads(line) for line in lines if line.strip()]
+  records = [r for r in records if r.get("id") != record["id"]]
+  for old in records:
+    if old.get("outcome") == "running":
+      old["outcome"] = "killed"
+  files.write_text(layout.invocations, "".join(
+      json.dumps(r, sort_keys=True) + "\n" for r in records + [record]))
 
 
 class Stopped(KeyboardInterrupt):
@@ -200,8 +226,10 @@ def _run(plan, argv, say, only, python) -> str:
   files.write_json(layout.plan, plan.to_json())
   start = time.time()
   record = {"command": list(argv), "cwd": os.getcwd(), "started": _now(),
+            "id": uuid.uuid4().hex,
             "commit": environment.git_commit(report_lib.REPO),
-            "ran": [], "skipped": []}
+            "ran": [], "skipped": [], "seconds": 0.0, "outcome": "running"}
+  _save_invocation(layout, record)
   parts = plan.parts()
   say(f"reproduction of {plan.dataset} ({plan.size}), seeds "
       f"{plan.seeds}: {len(parts)} parts in {layout.root}")
@@ -221,19 +249,22 @@ def _run(plan, argv, say, only, python) -> str:
       continue
     say(f"{prefix}: {part.title} (log: {layout.log(part.name)})")
     started = _now()
-    attempts = files.read_json(_attempts_path(layout, part.name)) or []
+    # Kept so the report can count the time of interrupted attempts; an
+    # attempt still "running" next time was killed.
+    attempts = _earlier_attempts(layout, part.name)
+    files.write_json(_attempts_path(layout, part.name),
+                     attempts + [{"started": started, "outcome": "running"}])
     try:
       seconds, cpu_seconds = run_part(part, layout.log(part.name), say,
                                       python)
     except BaseException as e:
-      # Kept so the report can count the time of interrupted attempts.
       files.write_json(_attempts_path(layout, part.name), attempts + [{
           "started": started, "outcome": type(e).__name__,
           "seconds": getattr(e, "seconds", None),
           "cpu_seconds": getattr(e, "cpu_seconds", None)}])
       record.update(finished=_now(), seconds=time.time() - start,
                     outcome=f"{part.name}: {type(e).__name__}")
-      _record_invocation(layout, record)
+      _save_invocation(layout, record)
       raise
     files.write_json(layout.marker(part.name), {
         "name": part.name, "args": list(part.args),
@@ -241,12 +272,15 @@ def _run(plan, argv, say, only, python) -> str:
         "finished": _now(),
         "seconds": seconds, "cpu_seconds": cpu_seconds,
         "earlier_attempts": attempts})
+    _attempts_path(layout, part.name).unlink(missing_ok=True)
     record["ran"].append(part.name)
+    record.update(finished=_now(), seconds=time.time() - start)
+    _save_invocation(layout, record)
     say(f"{prefix}: done in {duration(seconds)}, CPU {duration(cpu_seconds)}"
         f" (elapsed {duration(time.time() - start)})")
   record.update(finished=_now(), seconds=time.time() - start,
                 outcome="completed")
-  _record_invocation(layout, record)
+  _save_invocation(layout, record)
   if only is not None:
     return ""
   say("report: bootstrap, tables and figures")

@@ -306,9 +306,11 @@ def _timing_rows(plan: plan_lib.Plan) -> List[list]:
       wall += sum(a.get("seconds") or 0 for a in earlier)
       cpu = None if cpu is None else cpu + sum(a.get("cpu_seconds") or 0
                                               for a in earlier)
+      killed = sum(a.get("outcome") == "killed" for a in earlier)
       detail = (detail + "; " if detail else "") + (
           f"incl. {len(earlier)} interrupted attempt"
-          f"{'s' if len(earlier) > 1 else ''}")
+          f"{'s' if len(earlier) > 1 else ''}") + (
+              f" ({killed} killed)" if killed else "")
     rows.append([part.name, _duration(wall), _duration(cpu), detail or "-",
                  marker.get("started", "not run")])
   return rows
@@ -462,8 +464,8 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
   settings = plan.report_settings
   md = ["## How this was produced", "", "### Commands", "",
         "Each invocation of `tools/reproduce.py` on this output directory "
-        "(wall time until the report was written; parts done before are "
-        "skipped):", "",
+        "(wall time until the report was written, or for a killed one "
+        "until its last finished part; parts done before are skipped):", "",
         tables.markdown(["command", "segwgan commit", "started", "wall time",
                          "parts finished", "parts skipped", "outcome"],
                         _invocation_rows(layout), align="lllrlll"), "",
@@ -478,7 +480,9 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
   md += ["### Wall time per part", "",
          "CPU time is user + system time of the part's processes (on a "
          "shared machine, wall time also counts waiting for the CPU); both "
-         "include interrupted earlier attempts of a part.", "",
+         "include interrupted earlier attempts of a part, except the CPU "
+         "time of a killed attempt, which is not known (its wall time is "
+         "counted until its log's last line).", "",
          tables.markdown(["part", "wall time", "CPU time", "of which",
                           "started"], _timing_rows(plan), align="lrrll"), "",
          "### Seeds", "",

@@ -4,7 +4,10 @@ The parts' interpreter is replaced by a small script, so these tests run no
 training (tests/tools/test_reproduce.py runs the real thing).
 """
 import json
+import signal
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -110,3 +113,49 @@ def test_duration():
   assert protocol.duration(12.34) == "12.3s"
   assert protocol.duration(245) == "4m05s"
   assert protocol.duration(3723) == "1h02m03s"
+
+
+KILLER = """#!/bin/sh
+sleep 1
+echo "I1125 10:00:00.000000 1 callbacks.py:59] step 1/2 (50%) loss=1 | ETA"
+sleep 1
+kill -9 $PPID
+"""
+
+RUN_PLAN = """
+import sys
+from segwgan.reporting import plan, protocol, settings
+p = plan.build("cmp_facades", "cpu", 1, sys.argv[1] + "/out",
+               sections=settings.load(()), stage2_init_checkpoint="",
+               data_dir=sys.argv[1] + "/data")
+protocol.run(p, ["reproduce"], say=lambda _: None, only=["stage1_gan"],
+             python=sys.argv[2])
+"""
+
+
+def test_a_killed_run_is_recorded_as_killed(tmp_path, fake_python):
+  killer = tmp_path / "killer"
+  killer.write_text(KILLER)
+  killer.chmod(killer.stat().st_mode | stat.S_IEXEC)
+  # The run's own process is killed (SIGKILL) by its part: nothing of it can
+  # write a record after the kill.
+  killed = subprocess.run([sys.executable, "-c", RUN_PLAN, str(tmp_path),
+                           str(killer)], check=False, cwd=report.REPO)
+  assert killed.returncode == -signal.SIGKILL
+  plan = make_plan(tmp_path)
+  layout = plan.layout
+  assert not layout.marker("stage1_gan").exists()
+
+  protocol.run(plan, ["reproduce"], say=lambda _: None, only=["stage1_gan"],
+               python=fake_python)
+  done = files.read_json(layout.marker("stage1_gan"))
+  (attempt,) = done["earlier_attempts"]
+  assert attempt["outcome"] == "killed"
+  assert attempt["cpu_seconds"] is None
+  assert 0.9 < attempt["seconds"] < 30  # Until the killed part's last line.
+  records = [json.loads(line)
+             for line in layout.invocations.read_text().splitlines()]
+  assert [r["outcome"] for r in records] == ["killed", "completed"]
+  assert records[0]["ran"] == []
+  rows = report._timing_rows(plan)  # pylint: disable=protected-access
+  assert "1 killed" in dict((r[0], r[3]) for r in rows)["stage1_gan"]
