@@ -17,7 +17,14 @@ Sides (each a call on the same image, timed interleaved, medians):
   our tflite (export)  the export's model.tflite (serving_default)
   our tflite logits    our `logits` signature converted to TFLite the same way
 
-  .venv/bin/python benchmarks/inference_latency.py
+With `--candidates`, three TFLite exports not adopted (benchmarks/RESULTS.md):
+  our tflite, google's work   normalised pixels -> logits: exactly the
+                              Google file's work
+  our tflite, labels only     uint8 -> labels (no probabilities)
+  our tflite, int8 weights    the export with dynamic-range quantisation
+                              (`tf.lite.Optimize.DEFAULT`)
+
+  .venv/bin/python benchmarks/inference_latency.py [--no_before] [--candidates]
 
 Final lines: `inference_savedmodel_vs_tflite ratio=X target=<=1.2`
 (savedmodel logits / google tflite) and `inference_our_tflite_vs_google
@@ -25,6 +32,7 @@ ratio=X target=<=1.0` (our tflite (export) / google tflite).
 """
 import argparse
 import contextlib
+import dataclasses
 import pathlib
 import tempfile
 
@@ -87,9 +95,65 @@ def keras_kernels():
     export.inference_kernels = original
 
 
+class _LabelsOnly(tf.Module):
+  """uint8 images -> labels of a ServingModule (no probabilities)."""
+
+  def __init__(self, module):
+    super().__init__()
+    self.module = module
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+  def labels(self, images):
+    logits = self.module.logits(tf.cast(images, tf.float32))
+    return {"labels": tf.argmax(logits, axis=-1, output_type=tf.int32)}
+
+
+def _tflite_of(module, function, optimize=False) -> bytes:
+  """TFLite flatbuffer of `function` (a tf.function of `module`)."""
+  staging = pathlib.Path(tempfile.mkdtemp()) / "staging"
+  tf.saved_model.save(module, str(staging), signatures={
+      export.SERVING_KEY: function.get_concrete_function()})
+  if not optimize:
+    return export.convert_tflite(staging)
+  converter = tf.lite.TFLiteConverter.from_saved_model(
+      str(staging), signature_keys=[export.SERVING_KEY])
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  return converter.convert()
+
+
+def candidates(loaded, image, normalised) -> dict:
+  """The `--candidates` sides: {name: call}."""
+  shape = [1, SIZE, SIZE, 3]
+  tflite = export.ServingModule(loaded.segmenter, loaded.info,
+                                for_tflite=True)
+  unnormalised = export.ServingModule(
+      loaded.segmenter, dataclasses.replace(
+          loaded.info, mean=(0.0, 0.0, 0.0), stddev=(1.0, 1.0, 1.0)),
+      for_tflite=True)
+  labels_only = _LabelsOnly(tflite)
+  return {
+      "our tflite, google's work": tflite_call(interpreter(
+          _tflite_of(unnormalised, unnormalised.logits_signature), shape),
+          normalised),
+      "our tflite, labels only": tflite_call(interpreter(
+          _tflite_of(labels_only, labels_only.labels), shape), image),
+      "our tflite, int8 weights": tflite_call(interpreter(
+          _tflite_of(tflite, tflite.serve, optimize=True), shape), image)}
+
+
+def labels_of(outputs):
+  """Labels from a side's outputs (its int32 output, else argmax)."""
+  ints = [o for o in outputs if o.dtype == np.int32]
+  return ints[0][0] if ints else np.argmax(outputs[0][0], -1)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--no_before", action="store_true")
+  parser.add_argument("--candidates", action="store_true",
+                      help="also time the TFLite exports not adopted")
   parser.add_argument("--profile", action="store_true",
                       help="also print the SavedModel's op time by type")
   args = parser.parse_args()
@@ -141,12 +205,14 @@ def main():
       "our tflite (export)": tflite_call(ours, image),
       "our tflite logits": tflite_call(ours_logits, pixels),
       **before,
+      **(candidates(loaded, image, normalised) if args.candidates else {}),
   }
   # The same predictions (sanity): labels of each side against Google's.
-  reference = np.argmax(calls["google tflite"]()[0], -1)
+  reference = labels_of(calls["google tflite"]())
   agreement = {
-      "savedmodel logits": np.argmax(module.logits(pixels_t).numpy(), -1),
-      "our tflite logits": np.argmax(calls["our tflite logits"]()[0], -1)}
+      "savedmodel logits": np.argmax(module.logits(pixels_t).numpy()[0], -1),
+      **{name: labels_of(call()) for name, call in calls.items()
+         if "tflite" in name and name != "google tflite"}}
   for name, labels in agreement.items():
     print(f"  {name}: {np.mean(labels == reference):.4f} of pixels agree "
           "with the Google file's argmax")
@@ -161,6 +227,9 @@ def main():
   timing.ratio_of(times, "savedmodel serving", "google tflite")
   ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
   timing.ratio_of(times, "our tflite logits", "google tflite")
+  for name in calls:
+    if name.startswith("our tflite, "):
+      timing.ratio_of(times, name, "google tflite")
   if before:
     timing.ratio_of(times, "savedmodel logits (Keras kernels)",
                     "savedmodel logits")
