@@ -11,9 +11,14 @@ part's command the exact record of what ran, and a crash or a kill loses
 only that part. The cost is a few seconds of imports per part.
 
 Stopping: Ctrl-C, SIGTERM or SIGHUP stops the running part's process (its
-training resumes from its last checkpoint next time). A hard kill (SIGKILL,
-a machine going down) stops it too; the records below are written before a
-part starts, so the next run still knows the killed attempt and invocation.
+training resumes from its last checkpoint next time). If this process is
+killed outright (SIGKILL), the part's process gets SIGTERM (Linux), and the
+records below, written before a part starts and refreshed while it runs,
+let the next run report the killed attempt and invocation.
+
+One run at a time: a run holds an exclusive lock on the output directory
+(`.lock`), shared with its parts' processes, so a second run on the same
+directory is refused while either lives (`Busy`).
 
 Resuming: a part that finished leaves a marker (`parts/<name>.json` with its
 command and wall time), written only after its process exited cleanly; a
@@ -25,7 +30,9 @@ settings than the output directory was made with is refused
 This process only plans, starts processes and renders the report; it never
 builds a model.
 """
+import ctypes
 import datetime
+import fcntl
 import json
 import os
 import re
@@ -48,8 +55,16 @@ _STEP_LINE = re.compile(r"\] (step \d+/\d+.*)$")
 _RELAY_EVERY = 30.0  # seconds between relayed training-progress lines
 
 
+_HEARTBEAT_EVERY = 30.0  # seconds between refreshes of a running attempt
+_LOCK_WAIT = 10.0  # seconds to wait for a dying earlier run's lock
+
+
 class PartFailed(RuntimeError):
   """A part's process exited with an error; names its log."""
+
+
+class Busy(RuntimeError):
+  """Another run (or a part process it left) is using the output directory."""
 
 
 def duration(seconds: float) -> str:
@@ -95,9 +110,20 @@ def _children_cpu() -> float:
   return usage.ru_utime + usage.ru_stime
 
 
+def _die_with_parent() -> None:
+  """In the part's process (Linux): SIGTERM when the run's process dies."""
+  if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PDEATHSIG
+
+
 def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
-             python: str = sys.executable) -> Tuple[float, float]:
+             python: str = sys.executable,
+             heartbeat: Callable[[], None] = lambda: None,
+             keep_fds: Sequence[int] = ()) -> Tuple[float, float]:
   """Runs one part's process, logging all its output.
+
+  `heartbeat` is called every `_HEARTBEAT_EVERY` seconds of output while the
+  process runs; `keep_fds` are passed to it (the output directory's lock).
 
   Returns:
     (wall seconds, CPU seconds of the process and its children).
@@ -112,16 +138,21 @@ def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
   env = dict(os.environ, PYTHONUNBUFFERED="1")
   start, cpu = time.time(), _children_cpu()
   state = {}
-  # Line-buffered: readable while the part runs, and its last write times a
-  # killed attempt.
+  beat = time.time()
+  # Line-buffered: readable while the part runs.
   with open(log_path, "a", buffering=1) as log:
     log.write(f"\n# {_now()}\n$ {shlex.join(command)}\n")
     process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env=env)
+                               stderr=subprocess.STDOUT, text=True, env=env,
+                               pass_fds=tuple(keep_fds),
+                               preexec_fn=_die_with_parent)
     try:
       for line in process.stdout:
         log.write(line)
         _relay(line, state, say)
+        if time.time() - beat >= _HEARTBEAT_EVERY:
+          beat = time.time()
+          heartbeat()
       code = process.wait()
     except BaseException as e:
       process.terminate()
@@ -151,17 +182,33 @@ def _attempts_path(layout, part: str):
 
 def _earlier_attempts(layout, part: str) -> List[dict]:
   """The part's unfinished attempts; one still marked running was killed:
-  its wall time is taken until its log's last write, its CPU time is lost."""
+  its wall time is taken until it was last seen running (to within
+  `_HEARTBEAT_EVERY`), its CPU time is not known."""
   attempts = files.read_json(_attempts_path(layout, part)) or []
   for attempt in attempts:
     if attempt.get("outcome") == "running":
-      log = layout.log(part)
-      last_write = log.stat().st_mtime if log.exists() else None
-      started = datetime.datetime.fromisoformat(attempt["started"])
-      attempt.update(outcome="killed", cpu_seconds=None, seconds=(
-          None if last_write is None else
-          max(0.0, last_write - started.timestamp())))
+      started, seen = (datetime.datetime.fromisoformat(attempt[key])
+                       for key in ("started", "last_seen"))
+      attempt.update(outcome="killed", cpu_seconds=None,
+                     seconds=(seen - started).total_seconds())
   return attempts
+
+
+def _lock(layout) -> int:
+  """The output directory's lock (a file descriptor); `Busy` if taken."""
+  fd = os.open(layout.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+  deadline = time.time() + _LOCK_WAIT
+  while True:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      return fd
+    except BlockingIOError:
+      if time.time() > deadline:
+        os.close(fd)
+        raise Busy(f"{layout.root} is in use by another tools/reproduce.py "
+                   "run, or by a part process one left running; wait for "
+                   "it to end or stop it") from None
+      time.sleep(0.2)
 
 
 def _save_invocation(layout, record: dict) -> None:
@@ -216,10 +263,56 @@ def run(plan: plan_lib.Plan, argv: Sequence[str],
       signal.signal(signum, handler)
 
 
+def _attempt(layout, part, say, python, lock):
+  """Runs one attempt of `part`, recorded as running (refreshed while it
+  runs) until it ends; (seconds, cpu_seconds, started, earlier attempts)."""
+  path = _attempts_path(layout, part.name)
+  attempts = _earlier_attempts(layout, part.name)
+  started = _now()
+
+  def heartbeat():
+    files.write_json(path, attempts + [{
+        "started": started, "last_seen": _now(), "outcome": "running"}])
+
+  heartbeat()
+  try:
+    seconds, cpu_seconds = run_part(part, layout.log(part.name), say, python,
+                                    heartbeat=heartbeat, keep_fds=(lock,))
+  except BaseException as e:
+    files.write_json(path, attempts + [{
+        "started": started, "outcome": type(e).__name__,
+        "seconds": getattr(e, "seconds", None),
+        "cpu_seconds": getattr(e, "cpu_seconds", None)}])
+    raise
+  return seconds, cpu_seconds, started, attempts
+
+
 def _run(plan, argv, say, only, python) -> str:
   layout = plan.layout
   layout.root.mkdir(parents=True, exist_ok=True)
+  lock = _lock(layout)
+  try:
+    return _run_locked(plan, argv, say, only, python, lock)
+  finally:
+    os.close(lock)
+
+
+def _check_markers(layout, parts) -> None:
+  """`PlanMismatch` if a finished part was run with another command."""
+  for part in parts:
+    marker = files.read_json(layout.marker(part.name))
+    if marker is not None and marker.get("args") != list(part.args):
+      raise plan_lib.PlanMismatch(
+          f"part {part.name} in {layout.root} was done with another "
+          f"command:\n  {shlex.join(marker.get('args', []))}\nnow:\n  "
+          f"{shlex.join(part.args)}\nuse another --output_dir")
+
+
+def _run_locked(plan, argv, say, only, python, lock) -> str:
+  layout = plan.layout
   plan.check_compatible(files.read_json(layout.plan))
+  parts = plan.parts()
+  _check_markers(layout, parts)
   for stage in (1, 2):
     _write_if_changed(layout.stage_config(stage),
                       plan.stage_yaml(f"stage{stage}"))
@@ -230,54 +323,45 @@ def _run(plan, argv, say, only, python) -> str:
             "commit": environment.git_commit(report_lib.REPO),
             "ran": [], "skipped": [], "seconds": 0.0, "outcome": "running"}
   _save_invocation(layout, record)
-  parts = plan.parts()
   say(f"reproduction of {plan.dataset} ({plan.size}), seeds "
       f"{plan.seeds}: {len(parts)} parts in {layout.root}")
-  for index, part in enumerate(parts, 1):
-    if only is not None and part.name not in only:
-      continue
-    prefix = f"[{index}/{len(parts)}] {part.name}"
-    marker = files.read_json(layout.marker(part.name))
-    if marker is not None:
-      if marker.get("args") != list(part.args):
-        raise plan_lib.PlanMismatch(
-            f"part {part.name} in {layout.root} was done with another "
-            f"command:\n  {shlex.join(marker.get('args', []))}\nnow:\n  "
-            f"{shlex.join(part.args)}\nuse another --output_dir")
-      say(f"{prefix}: done before ({duration(marker['seconds'])}), skipped")
-      record["skipped"].append(part.name)
-      continue
-    say(f"{prefix}: {part.title} (log: {layout.log(part.name)})")
-    started = _now()
-    # Kept so the report can count the time of interrupted attempts; an
-    # attempt still "running" next time was killed.
-    attempts = _earlier_attempts(layout, part.name)
-    files.write_json(_attempts_path(layout, part.name),
-                     attempts + [{"started": started, "outcome": "running"}])
-    try:
-      seconds, cpu_seconds = run_part(part, layout.log(part.name), say,
-                                      python)
-    except BaseException as e:
-      files.write_json(_attempts_path(layout, part.name), attempts + [{
-          "started": started, "outcome": type(e).__name__,
-          "seconds": getattr(e, "seconds", None),
-          "cpu_seconds": getattr(e, "cpu_seconds", None)}])
-      record.update(finished=_now(), seconds=time.time() - start,
-                    outcome=f"{part.name}: {type(e).__name__}")
+  current = ""
+  try:
+    for index, part in enumerate(parts, 1):
+      if only is not None and part.name not in only:
+        continue
+      prefix = f"[{index}/{len(parts)}] {part.name}"
+      marker = files.read_json(layout.marker(part.name))
+      if marker is not None:
+        say(f"{prefix}: done before ({duration(marker['seconds'])}), "
+            "skipped")
+        record["skipped"].append(part.name)
+        continue
+      current = part.name
+      say(f"{prefix}: {part.title} (log: {layout.log(part.name)})")
+      record.update(seconds=time.time() - start)
       _save_invocation(layout, record)
-      raise
-    files.write_json(layout.marker(part.name), {
-        "name": part.name, "args": list(part.args),
-        "command": part.command(python), "started": started,
-        "finished": _now(),
-        "seconds": seconds, "cpu_seconds": cpu_seconds,
-        "earlier_attempts": attempts})
-    _attempts_path(layout, part.name).unlink(missing_ok=True)
-    record["ran"].append(part.name)
-    record.update(finished=_now(), seconds=time.time() - start)
+      seconds, cpu_seconds, started, attempts = _attempt(
+          layout, part, say, python, lock)
+      files.write_json(layout.marker(part.name), {
+          "name": part.name, "args": list(part.args),
+          "command": part.command(python), "started": started,
+          "finished": _now(),
+          "seconds": seconds, "cpu_seconds": cpu_seconds,
+          "earlier_attempts": attempts})
+      _attempts_path(layout, part.name).unlink(missing_ok=True)
+      current = ""
+      record["ran"].append(part.name)
+      record.update(finished=_now(), seconds=time.time() - start)
+      _save_invocation(layout, record)
+      say(f"{prefix}: done in {duration(seconds)}, CPU "
+          f"{duration(cpu_seconds)} (elapsed {duration(time.time() - start)})")
+  except BaseException as e:
+    record.update(finished=_now(), seconds=time.time() - start,
+                  outcome=f"{current + ': ' if current else ''}"
+                  f"{type(e).__name__}")
     _save_invocation(layout, record)
-    say(f"{prefix}: done in {duration(seconds)}, CPU {duration(cpu_seconds)}"
-        f" (elapsed {duration(time.time() - start)})")
+    raise
   record.update(finished=_now(), seconds=time.time() - start,
                 outcome="completed")
   _save_invocation(layout, record)

@@ -464,8 +464,8 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
   settings = plan.report_settings
   md = ["## How this was produced", "", "### Commands", "",
         "Each invocation of `tools/reproduce.py` on this output directory "
-        "(wall time until the report was written, or for a killed one "
-        "until its last finished part; parts done before are skipped):", "",
+        "(wall time until its last part finished, before the report was "
+        "written; parts done before are skipped):", "",
         tables.markdown(["command", "segwgan commit", "started", "wall time",
                          "parts finished", "parts skipped", "outcome"],
                         _invocation_rows(layout), align="lllrlll"), "",
@@ -482,7 +482,7 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
          "shared machine, wall time also counts waiting for the CPU); both "
          "include interrupted earlier attempts of a part, except the CPU "
          "time of a killed attempt, which is not known (its wall time is "
-         "counted until its log's last line).", "",
+         "counted until it was last seen running, to within 30 s).", "",
          tables.markdown(["part", "wall time", "CPU time", "of which",
                           "started"], _timing_rows(plan), align="lrrll"), "",
          "### Seeds", "",

@@ -4,6 +4,7 @@ The parts' interpreter is replaced by a small script, so these tests run no
 training (tests/tools/test_reproduce.py runs the real thing).
 """
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -107,6 +108,27 @@ def test_a_changed_part_command_is_refused(tmp_path, fake_python):
   with pytest.raises(plan_lib.PlanMismatch, match="another command"):
     protocol.run(plan, ["reproduce"], say=lambda _: None,
                  only=["stage1_gan"], python=fake_python)
+  # A refused run ran nothing and is not recorded.
+  outcomes = [json.loads(line)["outcome"]
+              for line in plan.layout.invocations.read_text().splitlines()]
+  assert outcomes == ["completed"]
+
+
+def test_a_second_run_on_a_busy_directory_is_refused(tmp_path, fake_python,
+                                                     monkeypatch):
+  plan = make_plan(tmp_path)
+  plan.layout.root.mkdir(parents=True)
+  monkeypatch.setattr(protocol, "_LOCK_WAIT", 0.3)
+  lock = protocol._lock(plan.layout)  # pylint: disable=protected-access
+  try:
+    with pytest.raises(protocol.Busy, match="in use"):
+      protocol.run(plan, ["reproduce"], say=lambda _: None,
+                   only=["stage1_gan"], python=fake_python)
+  finally:
+    os.close(lock)
+  protocol.run(plan, ["reproduce"], say=lambda _: None, only=["stage1_gan"],
+               python=fake_python)
+  assert plan.layout.marker("stage1_gan").exists()
 
 
 def test_duration():
@@ -116,15 +138,18 @@ def test_duration():
 
 
 KILLER = """#!/bin/sh
-sleep 1
-echo "I1125 10:00:00.000000 1 callbacks.py:59] step 1/2 (50%) loss=1 | ETA"
+echo "I1125 10:00:00.000000 1 callbacks.py:59] step 1/3 (33%) loss=1 | ETA"
+sleep 1.2
+echo "I1125 10:00:01.000000 1 callbacks.py:59] step 2/3 (66%) loss=1 | ETA"
 sleep 1
 kill -9 $PPID
+exec sleep 30
 """
 
 RUN_PLAN = """
 import sys
 from segwgan.reporting import plan, protocol, settings
+protocol._HEARTBEAT_EVERY = 0.5
 p = plan.build("cmp_facades", "cpu", 1, sys.argv[1] + "/out",
                sections=settings.load(()), stage2_init_checkpoint="",
                data_dir=sys.argv[1] + "/data")
@@ -138,7 +163,8 @@ def test_a_killed_run_is_recorded_as_killed(tmp_path, fake_python):
   killer.write_text(KILLER)
   killer.chmod(killer.stat().st_mode | stat.S_IEXEC)
   # The run's own process is killed (SIGKILL) by its part: nothing of it can
-  # write a record after the kill.
+  # write a record after the kill. The part, left sleeping, gets SIGTERM
+  # (parent-death signal) and frees the output directory's lock.
   killed = subprocess.run([sys.executable, "-c", RUN_PLAN, str(tmp_path),
                            str(killer)], check=False, cwd=report.REPO)
   assert killed.returncode == -signal.SIGKILL
@@ -152,7 +178,8 @@ def test_a_killed_run_is_recorded_as_killed(tmp_path, fake_python):
   (attempt,) = done["earlier_attempts"]
   assert attempt["outcome"] == "killed"
   assert attempt["cpu_seconds"] is None
-  assert 0.9 < attempt["seconds"] < 30  # Until the killed part's last line.
+  # Last seen at its second line (1.2 s in; times are whole seconds).
+  assert 1 <= attempt["seconds"] <= 2
   records = [json.loads(line)
              for line in layout.invocations.read_text().splitlines()]
   assert [r["outcome"] for r in records] == ["killed", "completed"]
