@@ -100,16 +100,25 @@ def parse_duration(text: str) -> float:
   return total
 
 
+def table_rows(report: pathlib.Path, name: str):
+  """The cells of every Markdown table row of `report` (None, and the
+  reason printed, if there is no report)."""
+  if not report.exists():
+    print(f"  {name}: not measured: no report {report}")
+    return None
+  return [[c.strip() for c in line.split("|")[1:-1]]
+          for line in report.read_text().splitlines() if line.startswith("|")]
+
+
 def report_minutes(report: pathlib.Path, name: str) -> float:
   """The wall time of the completed invocation that ran every part, from a
   report's "Commands" table (what `tools/reproduce.py` recorded)."""
-  if not report.exists():
-    print(f"  {name}: not measured: no report {report}")
+  rows = table_rows(report, name)
+  if rows is None:
     return math.nan
-  rows = [line.split("|")[1:-1] for line in report.read_text().splitlines()
-          if line.startswith("| `") and "tools/reproduce.py" in line]
-  for cells in reversed(rows):
-    cells = [c.strip() for c in cells]  # With or without a commit column.
+  rows = [cells for cells in rows if cells[0].startswith("`") and
+          "tools/reproduce.py" in cells[0]]
+  for cells in reversed(rows):  # With or without a commit column.
     command, (wall, finished, skipped, outcome) = cells[0], cells[-4:]
     ran_all = all(p in finished for p in ONE_SEED_PARTS)
     if outcome == "completed" and skipped == "0" and ran_all:
@@ -123,14 +132,11 @@ def report_minutes(report: pathlib.Path, name: str) -> float:
 def report_part_minutes(report: pathlib.Path, name: str) -> float:
   """The one-seed parts' summed wall time from a report's "Wall time per
   part" table (what `tools/reproduce.py` recorded for each part)."""
-  if not report.exists():
-    print(f"  {name}: not measured: no report {report}")
+  rows = table_rows(report, name)
+  if rows is None:
     return math.nan
-  walls = {}
-  for text in report.read_text().splitlines():
-    cells = [c.strip() for c in text.split("|")[1:-1]]
-    if len(cells) == 5 and cells[0] in ("pretrained", *ONE_SEED_PARTS):
-      walls[cells[0]] = parse_duration(cells[1])
+  walls = {cells[0]: parse_duration(cells[1]) for cells in rows
+           if len(cells) == 5 and cells[0] in ("pretrained", *ONE_SEED_PARTS)}
   missing = [p for p in ONE_SEED_PARTS if p not in walls]
   if missing:
     print(f"  {name}: not measured: {report} has no wall time of {missing}")

@@ -8,6 +8,7 @@ from official.vision.configs import semantic_segmentation as mg_seg
 MINUS_ONE_ONE_MEAN = (127.5, 127.5, 127.5)
 MINUS_ONE_ONE_STDDEV = (127.5, 127.5, 127.5)
 
+
 @dataclasses.dataclass
 class DataConfig(mg_seg.DataConfig):
   """Where the data comes from and how it is augmented.

@@ -137,8 +137,7 @@ def run_part(part: plan_lib.Part, log_path, say: Callable[[str], None],
   log_path.parent.mkdir(parents=True, exist_ok=True)
   env = dict(os.environ, PYTHONUNBUFFERED="1")
   start, cpu = time.time(), _children_cpu()
-  state = {}
-  beat = time.time()
+  state, beat = {}, start
   # Line-buffered: readable while the part runs.
   with open(log_path, "a", buffering=1) as log:
     log.write(f"\n# {_now()}\n$ {shlex.join(command)}\n")
