@@ -14,12 +14,16 @@ Sides (each a call on the same image, timed interleaved, medians):
                        the input size (the same work as the Google file plus
                        the in-graph normalisation)
   savedmodel serving   `serving_default`: uint8 -> labels + probabilities
+  savedmodel native    `logits` of an export with `native_dilations`
+                       (oneDNN-only dilated depthwise convolutions)
   our tflite (export)  the export's model.tflite (serving_default)
   our tflite logits    our `logits` signature converted to TFLite the same way
 
-With `--candidates`, three TFLite exports not adopted (benchmarks/RESULTS.md):
+With `--candidates`, four TFLite conversions not adopted (benchmarks/RESULTS.md):
   our tflite, google's work   normalised pixels -> logits: exactly the
                               Google file's work
+  ..., 257x257 only           the same for one input size (static shapes,
+                              like the Google file)
   our tflite, labels only     uint8 -> labels (no probabilities)
   our tflite, int8 weights    the export with dynamic-range quantisation
                               (`tf.lite.Optimize.DEFAULT`)
@@ -88,11 +92,40 @@ def keras_kernels():
   """Exports traced with the layers' own kernels (before inference_kernels)."""
   original = export.inference_kernels
   export.inference_kernels = (
-      lambda model, dilated_depthwise=False: contextlib.nullcontext())
+      lambda model, native_dilations=False: contextlib.nullcontext())
   try:
     yield
   finally:
     export.inference_kernels = original
+
+
+@contextlib.contextmanager
+def unfolded_kernels():
+  """Exports whose batch norms are not folded into depthwise convolutions."""
+  original = export._batch_norm_inference  # pylint: disable=protected-access
+
+  def unfolded(self, inputs, training=None, mask=None, *, folding):
+    del folding
+    return original(self, inputs, training, mask, folding=[])
+
+  export._batch_norm_inference = unfolded  # pylint: disable=protected-access
+  try:
+    yield
+  finally:
+    export._batch_norm_inference = original  # pylint: disable=protected-access
+
+
+class _FixedSizeLogits(tf.Module):
+  """A ServingModule's logits for [1, SIZE, SIZE, 3] pixels only."""
+
+  def __init__(self, module):
+    super().__init__()
+    self.module = module
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([1, SIZE, SIZE, 3], tf.float32, name="pixels")])
+  def logits(self, pixels):
+    return {"logits": self.module.logits(pixels)}
 
 
 class _LabelsOnly(tf.Module):
@@ -127,16 +160,19 @@ def candidates(loaded, image, normalised) -> dict:
   """The `--candidates` sides: {name: call}."""
   shape = [1, SIZE, SIZE, 3]
   tflite = export.ServingModule(loaded.segmenter, loaded.info,
-                                for_tflite=True)
+                                native_dilations=True)
   unnormalised = export.ServingModule(
       loaded.segmenter, dataclasses.replace(
           loaded.info, mean=(0.0, 0.0, 0.0), stddev=(1.0, 1.0, 1.0)),
-      for_tflite=True)
+      native_dilations=True)
   labels_only = _LabelsOnly(tflite)
+  fixed_size = _FixedSizeLogits(unnormalised)
   return {
       "our tflite, google's work": tflite_call(interpreter(
           _tflite_of(unnormalised, unnormalised.logits_signature), shape),
           normalised),
+      "our tflite, google's work, 257x257 only": tflite_call(interpreter(
+          _tflite_of(fixed_size, fixed_size.logits)), normalised),
       "our tflite, labels only": tflite_call(interpreter(
           _tflite_of(labels_only, labels_only.labels), shape), image),
       "our tflite, int8 weights": tflite_call(interpreter(
@@ -171,10 +207,13 @@ def main():
   export_dir = pathlib.Path(tempfile.mkdtemp()) / "export"
   export.export(loaded, export_dir, tflite=True)
   module, _ = export.load(export_dir)
+  native, _ = export.load(export.export(
+      loaded, pathlib.Path(tempfile.mkdtemp()) / "native",
+      native_dilations=True))
   # The `logits` signature traced for TFLite like the export's model.tflite
   # (without the uint8 cast, resize-back, softmax and argmax).
   tflite_module = export.ServingModule(loaded.segmenter, loaded.info,
-                                       for_tflite=True)
+                                       native_dilations=True)
   staging = pathlib.Path(tempfile.mkdtemp()) / "logits"
   tf.saved_model.save(tflite_module, str(staging), signatures={
       export.SERVING_KEY: tflite_module.logits_signature.get_concrete_function()})
@@ -190,18 +229,24 @@ def main():
       before_dir = export.export(
           loaded, pathlib.Path(tempfile.mkdtemp()) / "export", tflite=True)
     before_module, _ = export.load(before_dir)
+    with unfolded_kernels():
+      unfolded, _ = export.load(export.export(
+          loaded, pathlib.Path(tempfile.mkdtemp()) / "unfolded"))
     before_tflite = interpreter(before_dir / export.TFLITE_FILE,
                                 [1, SIZE, SIZE, 3])
     print(f"  before: tflite ops {len(before_tflite._get_ops_details())}")  # pylint: disable=protected-access
     before = {
         "savedmodel logits (Keras kernels)":
             lambda: before_module.logits(pixels_t).numpy(),
+        "savedmodel logits (no depthwise fold)":
+            lambda: unfolded.logits(pixels_t).numpy(),
         "our tflite (export, Keras kernels)": tflite_call(before_tflite,
                                                           image)}
   calls = {
       "google tflite": tflite_call(google, normalised),
       "savedmodel logits": lambda: module.logits(pixels_t).numpy(),
       "savedmodel serving": lambda: module.serve(image_t)["labels"].numpy(),
+      "savedmodel native": lambda: native.logits(pixels_t).numpy(),
       "our tflite (export)": tflite_call(ours, image),
       "our tflite logits": tflite_call(ours_logits, pixels),
       **before,
@@ -211,6 +256,7 @@ def main():
   reference = labels_of(calls["google tflite"]())
   agreement = {
       "savedmodel logits": np.argmax(module.logits(pixels_t).numpy()[0], -1),
+      "savedmodel native": np.argmax(native.logits(pixels_t).numpy()[0], -1),
       **{name: labels_of(call()) for name, call in calls.items()
          if "tflite" in name and name != "google tflite"}}
   for name, labels in agreement.items():
@@ -225,6 +271,8 @@ def main():
                 per="image")
   saved = timing.ratio_of(times, "savedmodel logits", "google tflite")
   timing.ratio_of(times, "savedmodel serving", "google tflite")
+  timing.ratio_of(times, "savedmodel native", "google tflite")
+  timing.ratio_of(times, "savedmodel native", "savedmodel logits")
   ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
   timing.ratio_of(times, "our tflite logits", "google tflite")
   for name in calls:
@@ -232,6 +280,8 @@ def main():
       timing.ratio_of(times, name, "google tflite")
   if before:
     timing.ratio_of(times, "savedmodel logits (Keras kernels)",
+                    "savedmodel logits")
+    timing.ratio_of(times, "savedmodel logits (no depthwise fold)",
                     "savedmodel logits")
     timing.ratio_of(times, "our tflite (export, Keras kernels)",
                     "our tflite (export)")

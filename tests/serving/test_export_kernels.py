@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 from PIL import Image
 
 from segwgan.serving import checkpoints
@@ -30,15 +31,27 @@ def patched_types(segmenter):
                              if "call" in vars(layer))
 
 
-@pytest.mark.parametrize("dilated_depthwise", [False, True])
-def test_same_outputs_and_layers_restored(loaded, pixels, dilated_depthwise):
+def op_types(function):
+  return collections.Counter(op.type for op in function.graph.get_operations())
+
+
+def batch_norm_inputs(function):
+  """Types of the ops whose outputs the graph's batch-norm ops take."""
+  return collections.Counter(
+      op.inputs[0].op.type for op in function.graph.get_operations()
+      if op.type == "FusedBatchNormV3")
+
+
+@pytest.mark.parametrize("native_dilations", [False, True])
+def test_same_outputs_and_layers_restored(loaded, pixels, native_dilations):
   segmenter = loaded.segmenter
   reference = segmenter(pixels, training=False).numpy()
-  with export.inference_kernels(segmenter, dilated_depthwise):
+  with export.inference_kernels(segmenter, native_dilations):
     patched = patched_types(segmenter)
-    outputs = tf.function(lambda x: segmenter(x, training=False))(pixels)
+    function = tf.function(lambda x: segmenter(x, training=False))
+    outputs = function(pixels)
   assert patched["BatchNormalization"] >= 50
-  assert patched["DepthwiseConv2D"] == (10 if dilated_depthwise else 0)
+  assert patched["DepthwiseConv2D"] == 17
   np.testing.assert_allclose(outputs.numpy(), reference, atol=2e-4)
   assert not patched_types(segmenter)
   # Back to Keras' own kernels: BN follows `training` again.
@@ -49,12 +62,18 @@ def test_same_outputs_and_layers_restored(loaded, pixels, dilated_depthwise):
              for g in tape.gradient(loss, variables))
 
 
-def test_serving_graph_uses_fused_batch_norm(loaded):
-  module = export.ServingModule(loaded.segmenter, loaded.info)
-  graph = module.logits.get_concrete_function().graph
-  types = collections.Counter(op.type for op in graph.get_operations())
-  assert types["FusedBatchNormV3"] >= 50
-  assert types["SpaceToBatchND"] > 0  # Portable: no dilated depthwise op.
+@pytest.mark.parametrize("native_dilations", [False, True])
+def test_serving_graph_folds_and_fuses_batch_norm(loaded, native_dilations):
+  module = export.ServingModule(loaded.segmenter, loaded.info,
+                                native_dilations)
+  logits = module.logits.get_concrete_function()
+  # Every batch norm is the fused op after a Conv2D, which TF folds into
+  # it; those after the 17 depthwise convolutions are folded into them.
+  assert set(batch_norm_inputs(logits)) == {"Conv2D"}
+  assert batch_norm_inputs(logits)["Conv2D"] >= 35
+  types = op_types(logits)
+  # Portable by default: dilations as SpaceToBatchND / BatchToSpaceND.
+  assert (types["SpaceToBatchND"] > 0) == (not native_dilations)
 
 
 def test_tflite_has_dilated_depthwise_and_matches(loaded, pixels, tmp_path):
@@ -75,3 +94,24 @@ def test_tflite_has_dilated_depthwise_and_matches(loaded, pixels, tmp_path):
   assert np.mean(out["labels"] == expected["labels"].numpy()) >= 0.999
   np.testing.assert_allclose(out["probabilities"],
                              expected["probabilities"].numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("native_dilations", [False, True])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_fold_with_a_bias_and_a_depth_multiplier(native_dilations, dilation):
+  inputs = tf_keras.Input([None, None, 3])
+  x = tf_keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2,
+                                      dilation_rate=dilation)(inputs)
+  outputs = tf_keras.layers.BatchNormalization(epsilon=1e-3)(x)
+  model = tf_keras.Model(inputs, outputs)
+  rng = np.random.default_rng(0)
+  for variable in model.variables:  # Bias, statistics, gamma: all non-trivial.
+    variable.assign(rng.uniform(0.5, 1.5, variable.shape))
+  images = rng.normal(size=[2, 11, 13, 3]).astype(np.float32)
+  with export.inference_kernels(model, native_dilations):
+    function = tf.function(lambda x: model(x, training=False))
+    outputs = function(images)
+  assert not batch_norm_inputs(function.get_concrete_function(images))
+  np.testing.assert_allclose(outputs.numpy(),
+                             model(images, training=False).numpy(),
+                             rtol=1e-5, atol=1e-5)

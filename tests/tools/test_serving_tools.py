@@ -67,6 +67,32 @@ def test_export_refuses_to_overwrite_and_keeps_the_old_one(exported,
   assert tree_digest(exported) == before
 
 
+def saved_op_types(export_dir: pathlib.Path) -> set:
+  """The op types in an export's saved functions."""
+  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+  proto = saved_model_pb2.SavedModel()
+  proto.ParseFromString((export_dir / "saved_model.pb").read_bytes())
+  return {node.op for function in proto.meta_graphs[0].graph_def.library.function
+          for node in function.node_def}
+
+
+def test_export_with_native_dilations_predicts_the_same(exported, voc_images,
+                                                        converted_dm05,
+                                                        tmp_path):
+  from segwgan.serving import predictor  # pylint: disable=g-import-not-at-top
+  native = tmp_path / "native"
+  result = tool("export.py", f"--checkpoint={converted_dm05}",
+                "--dataset=pascal_voc2012", "--native_dilations",
+                f"--export_dir={native}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "SpaceToBatchND" in saved_op_types(exported)
+  assert "SpaceToBatchND" not in saved_op_types(native)
+  image = np.asarray(Image.open(sorted(voc_images.glob("*.jpg"))[0]))
+  portable, fast = (predictor.Predictor.from_saved_model(d).predict(image)
+                    for d in (exported, native))
+  assert np.mean(portable == fast) >= 0.999
+
+
 def test_export_of_a_missing_checkpoint_names_it(tmp_path):
   result = tool("export.py", f"--checkpoint={tmp_path / 'nope'}",
                 "--dataset=pascal_voc2012", f"--export_dir={tmp_path / 'x'}")
