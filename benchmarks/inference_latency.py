@@ -46,6 +46,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from PIL import Image  # pylint: disable=g-import-not-at-top
 
+from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
 from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
 from segwgan.serving import export  # pylint: disable=g-import-not-at-top
 
@@ -88,31 +89,19 @@ def repeated(call, n=CALLS_PER_REP):
 
 
 @contextlib.contextmanager
-def keras_kernels():
-  """Exports traced with the layers' own kernels (before inference_kernels)."""
-  original = export.inference_kernels
-  export.inference_kernels = (
-      lambda model, native_dilations=False: contextlib.nullcontext())
-  try:
-    yield
-  finally:
-    export.inference_kernels = original
-
-
-@contextlib.contextmanager
 def unfolded_kernels():
   """Exports whose batch norms are not folded into depthwise convolutions."""
-  original = export._batch_norm_inference  # pylint: disable=protected-access
+  original = fused_inference._batch_norm_inference  # pylint: disable=protected-access
 
   def unfolded(self, inputs, training=None, mask=None, *, folding):
     del folding
     return original(self, inputs, training, mask, folding=[])
 
-  export._batch_norm_inference = unfolded  # pylint: disable=protected-access
+  fused_inference._batch_norm_inference = unfolded  # pylint: disable=protected-access
   try:
     yield
   finally:
-    export._batch_norm_inference = original  # pylint: disable=protected-access
+    fused_inference._batch_norm_inference = original  # pylint: disable=protected-access
 
 
 class _FixedSizeLogits(tf.Module):
@@ -193,6 +182,12 @@ def main():
   parser.add_argument("--profile", action="store_true",
                       help="also print the SavedModel's op time by type")
   args = parser.parse_args()
+  with tempfile.TemporaryDirectory(prefix="inference_latency_") as scratch:
+    tempfile.tempdir = scratch  # The exports below: removed at exit.
+    run(args)
+
+
+def run(args):
   timing.banner("inference_latency")
   tf.config.threading.set_intra_op_parallelism_threads(THREADS)
   tf.config.threading.set_inter_op_parallelism_threads(THREADS)
@@ -225,7 +220,7 @@ def main():
   pixels_t, image_t = tf.constant(pixels), tf.constant(image)
   before = {}
   if not args.no_before:
-    with keras_kernels():
+    with timing.keras_kernels():
       before_dir = export.export(
           loaded, pathlib.Path(tempfile.mkdtemp()) / "export", tflite=True)
     before_module, _ = export.load(before_dir)

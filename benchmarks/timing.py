@@ -14,6 +14,7 @@ depthwise-conv backprops have none and count 0), except that both
 convolution backprops count their forward convolution's multiply-adds (see
 `flops_by_op`: the registered formulas over-count dilated convolutions).
 """
+import contextlib
 import os
 import pathlib
 import statistics
@@ -192,6 +193,21 @@ def converted_dm05_checkpoint() -> str:
   conversion = pretrained.convert_tflite(DM05_TFLITE, width=0.5)
   return str(pretrained.save_checkpoint(
       conversion, pathlib.Path(tempfile.mkdtemp()) / "dm05"))
+
+
+@contextlib.contextmanager
+def keras_kernels():
+  """While open, segmenters are traced (for evaluation and export) with
+  their layers' own kernels instead of `fused_inference.inference_kernels`:
+  the "before" side of that change."""
+  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
+  original = fused_inference.inference_kernels
+  fused_inference.inference_kernels = (
+      lambda model, native_dilations=False: contextlib.nullcontext())
+  try:
+    yield
+  finally:
+    fused_inference.inference_kernels = original
 
 
 def op_time_by_type(call: Callable[[], object], calls: int = 3,

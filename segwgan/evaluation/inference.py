@@ -2,6 +2,7 @@
 + flip test-time augmentation, and evaluation over a pipeline's eval batches.
 """
 import dataclasses
+import functools
 import math
 from typing import Callable, Iterable, Optional, Sequence, Tuple
 
@@ -9,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from segwgan.evaluation import metrics
+from segwgan.modeling import fused_inference
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +31,13 @@ class InferenceConfig:
   @property
   def is_plain(self) -> bool:
     return tuple(self.scales) == (1.0,) and not self.flip and not self.window
+
+
+def inference_logits(segmenter, images):
+  """float32 logits of `segmenter` (training=False), traced with
+  `fused_inference.inference_kernels`: the same outputs, faster."""
+  with fused_inference.inference_kernels(segmenter):
+    return tf.cast(segmenter(images, training=False), tf.float32)
 
 
 def restore_logits(logits, image_info):
@@ -58,9 +67,8 @@ class Predictor:
 
   def __init__(self, segmenter, config: InferenceConfig = InferenceConfig()):
     self.config = config
-    self._logits = tf.function(
-        lambda images: tf.cast(segmenter(images, training=False), tf.float32),
-        reduce_retracing=True)
+    self._logits = tf.function(functools.partial(inference_logits, segmenter),
+                               reduce_retracing=True)
 
   def _whole_or_windows(self, image):
     """Logits [H, W, C] of one normalised image [H, W, 3]."""
@@ -111,7 +119,7 @@ def make_batch_predict_fn(segmenter) -> Callable:
 
   @tf.function(reduce_retracing=True)
   def predict(images, image_info):
-    logits = tf.cast(segmenter(images, training=False), tf.float32)
+    logits = inference_logits(segmenter, images)
     max_size = tf.cast(tf.reduce_max(image_info[:, 0], axis=0), tf.int32)
 
     def one_image(args):

@@ -17,24 +17,19 @@ resize) and ``model.tflite`` the optional TFLite conversion of
 batch 1 of any size after `resize_tensor_input`). An export is written to a
 temporary directory and renamed when complete.
 
-The segmenter is traced with inference kernels of the same outputs
-(`inference_kernels`): batch norm as the fused inference op, which TF folds
-into a preceding convolution (the Model Garden's synchronized batch norm is
-element-wise ops otherwise), or folded here into a preceding depthwise
-convolution; and, for TFLite (or by request), a dilated depthwise
-convolution as one op with dilations (Keras' SpaceToBatchND / conv /
-BatchToSpaceND with run-time paddings split XNNPACK's graph in 24 pieces).
+The segmenter is traced with `modeling.fused_inference`'s kernels (fused
+batch norm, folded into a preceding convolution) and, for TFLite (or by
+request), a dilated depthwise convolution as one op with dilations (Keras'
+SpaceToBatchND / conv / BatchToSpaceND with run-time paddings split
+XNNPACK's graph in 24 pieces).
 """
-import contextlib
-import functools
 import pathlib
 import tempfile
-import types
 
 import tensorflow as tf
-import tf_keras
 
 from segwgan import io_utils
+from segwgan.modeling import fused_inference
 from segwgan.serving import checkpoints
 
 INFO_FILE = "assets.extra/segwgan.json"
@@ -50,111 +45,11 @@ def scaled_size(size, long_side: int):
   return tf.cast(tf.round(size_f * scale), tf.int32)
 
 
-def _depthwise_inference(self, inputs, native_dilations, folding):
-  """DepthwiseConv2D's output, its convolution open to a batch-norm fold.
-
-  With dilations, the convolution is Keras' SpaceToBatchND / conv /
-  BatchToSpaceND, or, if `native_dilations`, one DepthwiseConv2dNative with
-  `dilations`: what TFLite runs as DEPTHWISE_CONV_2D with dilation, and TF's
-  CPU kernel runs only with oneDNN.
-  """
-  strides = [1, *self.strides, 1]
-  padding = self.padding.upper()
-
-  def convolve(kernel, bias):
-    kernel = tf.cast(kernel, inputs.dtype)
-    if native_dilations or max(self.dilation_rate) == 1:
-      outputs = tf.raw_ops.DepthwiseConv2dNative(
-          input=inputs, filter=kernel, strides=strides, padding=padding,
-          dilations=[1, *self.dilation_rate, 1], data_format="NHWC")
-    else:
-      outputs = tf.nn.depthwise_conv2d(inputs, kernel, strides, padding,
-                                       dilations=self.dilation_rate)
-    if bias is not None:
-      outputs = tf.nn.bias_add(outputs, tf.cast(bias, outputs.dtype))
-    return outputs
-
-  outputs = convolve(self.depthwise_kernel, self.bias if self.use_bias
-                     else None)
-  if self.activation in (None, tf_keras.activations.linear):
-    folding[:] = [outputs, self, convolve]
-    return outputs
-  return self.activation(outputs)
-
-
-def _batch_norm_inference(self, inputs, training=None, mask=None, *,
-                          folding):
-  """BatchNormalization's inference output: folded into the depthwise
-  convolution whose output `inputs` is, else one FusedBatchNormV3."""
-  del training, mask
-  ones = tf.ones_like(self.moving_mean)
-  gamma = self.gamma if self.scale else ones
-  beta = self.beta if self.center else 0.0 * ones
-  if folding and folding[0] is inputs:
-    _, conv, convolve = folding
-    scale = gamma * tf.math.rsqrt(self.moving_variance + self.epsilon)
-    bias = conv.bias if conv.use_bias else 0.0 * ones
-    # Output channel c * multiplier + m is kernel[:, :, c, m]'s.
-    kernel = conv.depthwise_kernel * tf.reshape(
-        scale, conv.depthwise_kernel.shape[2:])
-    return convolve(kernel, (bias - self.moving_mean) * scale + beta)
-  outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-      inputs, gamma, beta, mean=self.moving_mean,
-      variance=self.moving_variance, epsilon=self.epsilon, is_training=False)
-  return outputs
-
-
-def _fusable_batch_norm(layer) -> bool:
-  return (isinstance(layer, tf_keras.layers.BatchNormalization) and
-          layer.built and list(layer.axis) == [3] and
-          getattr(layer, "virtual_batch_size", None) is None and
-          not getattr(layer, "renorm", False) and layer.epsilon > 1.001e-5)
-
-
-@contextlib.contextmanager
-def inference_kernels(model, native_dilations: bool = False):
-  """While open, `model`'s layers compute their inference outputs with:
-
-  * built channels-last BatchNormalization layers (also the synchronized
-    ones, which differ only when training on several replicas): the fused
-    inference op, which TF folds into a preceding Conv2D (`training` is
-    ignored: for inference only);
-  * channels-last DepthwiseConv2D layers: `_depthwise_inference`, into
-    which such a batch norm called right on their output is folded (TF
-    does not fold it into a depthwise convolution; folded, oneDNN also
-    fuses the bias and activation into it). The unfolded convolution stays
-    in the traced graph unused: TF prunes it when running the function, and
-    the TFLite converter drops it.
-
-  The same outputs (to float rounding). The layers' own `call` is back on
-  exit; calls traced meanwhile keep these kernels.
-  """
-  folding = []
-  patched = []
-  for layer in model.submodules:
-    if _fusable_batch_norm(layer):
-      layer.call = types.MethodType(
-          functools.partial(_batch_norm_inference, folding=folding), layer)
-      patched.append(layer)
-    elif (isinstance(layer, tf_keras.layers.DepthwiseConv2D) and
-          layer.built and layer.data_format == "channels_last"):
-      layer.call = types.MethodType(
-          functools.partial(_depthwise_inference,
-                            native_dilations=native_dilations,
-                            folding=folding), layer)
-      patched.append(layer)
-  try:
-    yield
-  finally:
-    for layer in patched:
-      del layer.call
-
-
 class ServingModule(tf.Module):
   """A segmenter with normalisation, resize, softmax and argmax around it.
 
   `native_dilations` traces dilated depthwise convolutions as one op (see
-  `inference_kernels`): what TFLite runs, and faster in TF, but only where
+  `fused_inference`): what TFLite runs, and faster in TF, but only where
   TF has oneDNN.
   """
 
@@ -167,7 +62,7 @@ class ServingModule(tf.Module):
     self.segmenter_variables = list(segmenter.variables)
 
     def call_segmenter(images):
-      with inference_kernels(segmenter, native_dilations):
+      with fused_inference.inference_kernels(segmenter, native_dilations):
         return segmenter(images, training=False)
 
     self._segmenter = call_segmenter

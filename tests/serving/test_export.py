@@ -1,4 +1,5 @@
 """SavedModel / TFLite export of the converted DeepLab on real VOC images."""
+import collections
 import dataclasses
 import hashlib
 import warnings
@@ -80,16 +81,26 @@ def test_any_size_and_batches(loaded, exported, images):
       assert agreement(labels[0], keras_labels(loaded, batch[0])) >= 0.999
 
 
-def test_tflite_matches_keras(loaded, exported, images):
+def test_tflite_matches_keras_and_the_saved_model(loaded, exported, images):
   with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation note.
     warnings.simplefilter("ignore")
     interpreter = tf.lite.Interpreter(
         model_path=str(exported / export.TFLITE_FILE))
+  interpreter.allocate_tensors()
+  ops = collections.Counter(op["op_name"]
+                            for op in interpreter._get_ops_details())  # pylint: disable=protected-access
+  # Each dilated depthwise convolution is one op (no SpaceToBatchND pairs).
+  assert "SPACE_TO_BATCH_ND" not in ops and ops["DEPTHWISE_CONV_2D"] == 17
   runner = interpreter.get_signature_runner("serving_default")
+  module, _ = export.load(exported)
   for image in images:
     out = runner(images=image[None])
     assert out["labels"].shape == (1, *image.shape[:2])
     assert agreement(out["labels"][0], keras_labels(loaded, image)) >= 0.99
+    expected = module.serve(tf.constant(image[None]))
+    assert agreement(out["labels"], expected["labels"].numpy()) >= 0.999
+    np.testing.assert_allclose(out["probabilities"],
+                               expected["probabilities"].numpy(), atol=1e-4)
 
 
 def test_resize_in_graph_equals_the_predictor(loaded, images, tmp_path):

@@ -1,0 +1,122 @@
+"""Inference kernels of the same outputs for a Keras model's layers.
+
+`inference_kernels` patches, while open, how batch norm and depthwise
+convolutions compute their inference outputs: fused and folded ops that TF
+(and the TFLite converter) run faster than Keras' own, e.g. the Model
+Garden's synchronized batch norm, which is element-wise ops otherwise.
+Evaluation and the export trace the segmenter under it.
+"""
+import contextlib
+import functools
+import types
+
+import tensorflow as tf
+import tf_keras
+
+
+def _depthwise_inference(self, inputs, native_dilations, folding):
+  """DepthwiseConv2D's output, its convolution open to a batch-norm fold.
+
+  With dilations, the convolution is Keras' SpaceToBatchND / conv /
+  BatchToSpaceND, or, if `native_dilations`, one DepthwiseConv2dNative with
+  `dilations`: what TFLite runs as DEPTHWISE_CONV_2D with dilation, and TF's
+  CPU kernel runs only with oneDNN.
+  """
+  strides = [1, *self.strides, 1]
+  padding = self.padding.upper()
+
+  def convolve(kernel, bias):
+    kernel = tf.cast(kernel, inputs.dtype)
+    if native_dilations or max(self.dilation_rate) == 1:
+      outputs = tf.raw_ops.DepthwiseConv2dNative(
+          input=inputs, filter=kernel, strides=strides, padding=padding,
+          dilations=[1, *self.dilation_rate, 1], data_format="NHWC")
+    else:
+      outputs = tf.nn.depthwise_conv2d(inputs, kernel, strides, padding,
+                                       dilations=self.dilation_rate)
+    if bias is not None:
+      outputs = tf.nn.bias_add(outputs, tf.cast(bias, outputs.dtype))
+    return outputs
+
+  outputs = convolve(self.depthwise_kernel, self.bias if self.use_bias
+                     else None)
+  if self.activation in (None, tf_keras.activations.linear):
+    folding[:] = [outputs, self, convolve]
+    return outputs
+  return self.activation(outputs)
+
+
+def _batch_norm_inference(self, inputs, training=None, mask=None, *,
+                          folding):
+  """BatchNormalization's inference output: folded into the depthwise
+  convolution whose output `inputs` is, else one FusedBatchNormV3."""
+  del training, mask
+  ones = tf.ones_like(self.moving_mean)
+  gamma = self.gamma if self.scale else ones
+  beta = self.beta if self.center else 0.0 * ones
+  if folding and folding[0] is inputs:
+    _, conv, convolve = folding
+    scale = gamma * tf.math.rsqrt(self.moving_variance + self.epsilon)
+    bias = conv.bias if conv.use_bias else 0.0 * ones
+    # Output channel c * multiplier + m is kernel[:, :, c, m]'s.
+    kernel = conv.depthwise_kernel * tf.reshape(
+        scale, conv.depthwise_kernel.shape[2:])
+    return convolve(kernel, (bias - self.moving_mean) * scale + beta)
+  outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+      inputs, gamma, beta, mean=self.moving_mean,
+      variance=self.moving_variance, epsilon=self.epsilon, is_training=False)
+  return outputs
+
+
+def _fusable_batch_norm(layer) -> bool:
+  return (isinstance(layer, tf_keras.layers.BatchNormalization) and
+          layer.built and layer.compute_dtype == "float32" and
+          list(layer.axis) == [3] and
+          getattr(layer, "virtual_batch_size", None) is None and
+          not getattr(layer, "renorm", False) and layer.epsilon > 1.001e-5)
+
+
+def _patchable_depthwise(layer) -> bool:
+  return (isinstance(layer, tf_keras.layers.DepthwiseConv2D) and
+          layer.built and layer.compute_dtype == "float32" and
+          layer.data_format == "channels_last")
+
+
+@contextlib.contextmanager
+def inference_kernels(model, native_dilations: bool = False):
+  """While open, `model`'s float32 layers compute inference outputs with:
+
+  * built channels-last BatchNormalization layers (also the synchronized
+    ones, which differ only when training on several replicas): the fused
+    inference op, which TF folds into a preceding Conv2D (`training` is
+    ignored: for inference only);
+  * channels-last DepthwiseConv2D layers: `_depthwise_inference`, into
+    which such a batch norm called right on their output is folded (TF
+    does not fold it into a depthwise convolution; folded, oneDNN also
+    fuses the bias and activation into it). The unfolded convolution stays
+    in the traced graph unused: TF prunes it when running the function, and
+    the TFLite converter drops it.
+
+  The same outputs (to float rounding). The layers' own `call` is back on
+  exit; calls traced meanwhile keep these kernels. Layers of other compute
+  dtypes (a mixed-precision policy), and a `model` that is not a tf.Module,
+  are left as they are.
+  """
+  folding = []
+  patched = []
+  for layer in getattr(model, "submodules", ()):
+    if _fusable_batch_norm(layer):
+      layer.call = types.MethodType(
+          functools.partial(_batch_norm_inference, folding=folding), layer)
+      patched.append(layer)
+    elif _patchable_depthwise(layer):
+      layer.call = types.MethodType(
+          functools.partial(_depthwise_inference,
+                            native_dilations=native_dilations,
+                            folding=folding), layer)
+      patched.append(layer)
+  try:
+    yield
+  finally:
+    for layer in patched:
+      del layer.call
