@@ -1,18 +1,23 @@
 """Evaluation inference with the fused kernels / with Keras' own kernels.
 
-`inference.make_batch_predict_fn` (what `inference.evaluate` runs on plain
-whole-image evaluation) traces the segmenter under
+`inference.make_batch_predict_fn` (what `inference.evaluate`, the
+validation during training, runs on plain whole-image evaluation) traces
+the segmenter under
 `modeling.fused_inference.inference_kernels`: batch norm as the fused op
 (folded by TF into a preceding Conv2D) and folded here into a preceding
 depthwise convolution. The other side traces the same function with
 Keras' own kernels (the Model Garden's synchronized batch norm is
-element-wise ops). Same segmenter, same real CMP Facades validation
-batches (the stage-2 experiment's validation pipeline), interleaved.
+element-wise ops). Same segmenter (fresh weights: time does not depend on
+them), same real CMP Facades validation batches of the stage-2
+experiment's validation pipeline at its evaluation batch size (1),
+interleaved. (`tools/evaluate.py` and the reports predict through
+`serving.export.ServingModule`, which already traced fused batch norm;
+for them only the depthwise fold is new: see inference_latency.py.)
 
   .venv/bin/python benchmarks/evaluation_speed.py [--sizes=cpu,paper]
 
-Final line: `evaluation_fused_vs_keras ratio=X target=<1` (fused / Keras
-time of the cpu config; below 1 is faster).
+Final lines: `evaluation_fused_vs_keras_<size> ratio=X target=<1` (fused /
+Keras time; below 1 is faster).
 """
 import argparse
 
@@ -26,7 +31,7 @@ from segwgan.evaluation import inference  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
 
-BATCHES = {"cpu": (8, 2), "paper": (1, 2)}  # (images per batch, batches)
+BATCHES = {"cpu": (1, 8), "paper": (1, 2)}  # (images per batch, batches)
 
 
 def measure(size: str) -> float:

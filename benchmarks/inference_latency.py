@@ -184,7 +184,10 @@ def main():
   args = parser.parse_args()
   with tempfile.TemporaryDirectory(prefix="inference_latency_") as scratch:
     tempfile.tempdir = scratch  # The exports below: removed at exit.
-    run(args)
+    try:
+      run(args)
+    finally:
+      tempfile.tempdir = None
 
 
 def run(args):

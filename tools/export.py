@@ -27,7 +27,8 @@ flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
                   "(float32, builtin ops).")
 flags.DEFINE_bool("native_dilations", False, "Trace the SavedModel's dilated "
                   "depthwise convolutions as one op each: about 1.2x faster "
-                  "on CPU, but it runs only where TensorFlow has oneDNN (the "
+                  "on CPU, for inference only (no gradients), and it runs "
+                  "only where TensorFlow has oneDNN (the "
                   "default of its x86-64 Linux builds; see docs/evaluation.md).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
 tool_flags.define_checkpoint_flags()

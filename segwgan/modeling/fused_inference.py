@@ -4,14 +4,22 @@
 convolutions compute their inference outputs: fused and folded ops that TF
 (and the TFLite converter) run faster than Keras' own, e.g. the Model
 Garden's synchronized batch norm, which is element-wise ops otherwise.
-Evaluation and the export trace the segmenter under it.
+Evaluation and the export trace the segmenter under it. For inference
+only: a patched batch norm ignores `training`, and TF's registered gradient
+of a depthwise convolution with `dilations` (`native_dilations`) is wrong.
 """
 import contextlib
 import functools
+import threading
 import types
 
 import tensorflow as tf
 import tf_keras
+
+# The smallest epsilon cuDNN's fused batch norm takes (TF's bound): a
+# smaller one is moved into the variance.
+_FUSED_MIN_EPSILON = 1.001e-5
+_LOCK = threading.RLock()
 
 
 def _depthwise_inference(self, inputs, native_dilations, folding):
@@ -40,7 +48,7 @@ def _depthwise_inference(self, inputs, native_dilations, folding):
 
   outputs = convolve(self.depthwise_kernel, self.bias if self.use_bias
                      else None)
-  if self.activation in (None, tf_keras.activations.linear):
+  if self.activation is tf_keras.activations.linear:
     folding[:] = [outputs, self, convolve]
     return outputs
   return self.activation(outputs)
@@ -62,22 +70,29 @@ def _batch_norm_inference(self, inputs, training=None, mask=None, *,
     kernel = conv.depthwise_kernel * tf.reshape(
         scale, conv.depthwise_kernel.shape[2:])
     return convolve(kernel, (bias - self.moving_mean) * scale + beta)
+  variance, epsilon = self.moving_variance, self.epsilon
+  if epsilon < _FUSED_MIN_EPSILON:  # The same variance + epsilon as Keras'.
+    variance = variance + (epsilon - _FUSED_MIN_EPSILON)
+    epsilon = _FUSED_MIN_EPSILON
   outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-      inputs, gamma, beta, mean=self.moving_mean,
-      variance=self.moving_variance, epsilon=self.epsilon, is_training=False)
+      inputs, gamma, beta, mean=self.moving_mean, variance=variance,
+      epsilon=epsilon, is_training=False)
   return outputs
 
 
 def _fusable_batch_norm(layer) -> bool:
-  return (isinstance(layer, tf_keras.layers.BatchNormalization) and
+  return (isinstance(layer, (tf_keras.layers.BatchNormalization,
+                             tf_keras.layers.experimental.SyncBatchNormalization))
+          and type(layer).call is tf_keras.layers.BatchNormalization.call and
           layer.built and layer.compute_dtype == "float32" and
           list(layer.axis) == [3] and
           getattr(layer, "virtual_batch_size", None) is None and
-          not getattr(layer, "renorm", False) and layer.epsilon > 1.001e-5)
+          not getattr(layer, "renorm", False))
 
 
 def _patchable_depthwise(layer) -> bool:
   return (isinstance(layer, tf_keras.layers.DepthwiseConv2D) and
+          type(layer).call is tf_keras.layers.DepthwiseConv2D.call and
           layer.built and layer.compute_dtype == "float32" and
           layer.data_format == "channels_last")
 
@@ -94,29 +109,36 @@ def inference_kernels(model, native_dilations: bool = False):
     which such a batch norm called right on their output is folded (TF
     does not fold it into a depthwise convolution; folded, oneDNN also
     fuses the bias and activation into it). The unfolded convolution stays
-    in the traced graph unused: TF prunes it when running the function, and
-    the TFLite converter drops it.
+    in the traced graph unused: TF prunes it when running a tf.function,
+    and the TFLite converter drops it (called eagerly, both run).
 
-  The same outputs (to float rounding). The layers' own `call` is back on
-  exit; calls traced meanwhile keep these kernels. Layers of other compute
-  dtypes (a mixed-precision policy), and a `model` that is not a tf.Module,
+  The same outputs (to float rounding). Meant around the tracing of a
+  tf.function: every call of the model meanwhile, in any thread, uses these
+  kernels, and one thread at a time holds them (nested contexts are fine).
+  The layers' own `call` is back on exit; functions traced meanwhile keep
+  these kernels. Layers of other compute dtypes (a mixed-precision policy),
+  subclasses with their own `call`, and a `model` that is not a tf.Module
   are left as they are.
   """
   folding = []
   patched = []
-  for layer in getattr(model, "submodules", ()):
-    if _fusable_batch_norm(layer):
-      layer.call = types.MethodType(
-          functools.partial(_batch_norm_inference, folding=folding), layer)
-      patched.append(layer)
-    elif _patchable_depthwise(layer):
-      layer.call = types.MethodType(
-          functools.partial(_depthwise_inference,
-                            native_dilations=native_dilations,
-                            folding=folding), layer)
-      patched.append(layer)
-  try:
-    yield
-  finally:
-    for layer in patched:
-      del layer.call
+  with _LOCK:
+    try:
+      for layer in getattr(model, "submodules", ()):
+        if _fusable_batch_norm(layer):
+          kernel = functools.partial(_batch_norm_inference, folding=folding)
+        elif _patchable_depthwise(layer):
+          kernel = functools.partial(_depthwise_inference,
+                                     native_dilations=native_dilations,
+                                     folding=folding)
+        else:
+          continue
+        patched.append((layer, vars(layer).get("call")))
+        layer.call = types.MethodType(kernel, layer)
+      yield
+    finally:
+      for layer, previous in reversed(patched):
+        if previous is None:
+          del layer.call
+        else:
+          layer.call = previous

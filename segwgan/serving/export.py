@@ -115,8 +115,8 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
   """Writes the SavedModel (+ model.tflite) of `loaded` to `export_dir`.
 
   `native_dilations`: the SavedModel's dilated depthwise convolutions as
-  one op each (faster; runs only where TF has oneDNN, the default of its
-  x86-64 Linux builds); model.tflite always has them so.
+  one op each (faster; for inference only; runs only where TF has oneDNN,
+  the default of its x86-64 Linux builds); model.tflite always has them so.
 
   Raises:
     FileExistsError: `export_dir` exists and not `overwrite`. The previous

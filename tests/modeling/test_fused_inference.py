@@ -1,4 +1,6 @@
-"""Fused inference kernels: the same outputs as Keras', fused and folded."""
+"""Fused inference kernels: the same outputs as Keras', fused and folded.
+
+Also their two users: the export's graph and evaluation's."""
 import collections
 
 import numpy as np
@@ -21,8 +23,19 @@ def loaded(converted_dm05):
 
 
 @pytest.fixture(scope="module")
-def segmenter(loaded):
-  return loaded.segmenter
+def perturbed(converted_dm05):
+  """The converted segmenter with non-trivial batch-norm statistics (the
+  converted ones are an identity and a bias: a wrong scale would not show)."""
+  segmenter = checkpoints.load(converted_dm05,
+                               dataset="pascal_voc2012").segmenter
+  rng = np.random.default_rng(0)
+  for layer in segmenter.submodules:
+    if isinstance(layer, tf_keras.layers.BatchNormalization) and layer.built:
+      shape = layer.moving_mean.shape
+      layer.moving_mean.assign(rng.normal(0.0, 0.1, shape))
+      layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape))
+      layer.gamma.assign(layer.gamma * rng.uniform(0.8, 1.25, shape))
+  return segmenter
 
 
 @pytest.fixture(scope="module")
@@ -45,22 +58,31 @@ def batch_norm_inputs(concrete_function):
 
 
 @pytest.mark.parametrize("native_dilations", [False, True])
-def test_same_outputs_and_layers_restored(segmenter, pixels,
+def test_same_outputs_and_layers_restored(perturbed, pixels,
                                           native_dilations):
-  reference = segmenter(pixels, training=False).numpy()
-  with fused_inference.inference_kernels(segmenter, native_dilations):
-    patched = patched_types(segmenter)
-    outputs = tf.function(lambda x: segmenter(x, training=False))(pixels)
+  reference = perturbed(pixels, training=False).numpy()
+  with fused_inference.inference_kernels(perturbed, native_dilations):
+    patched = patched_types(perturbed)
+    function = tf.function(lambda x: perturbed(x, training=False))
+    outputs = function(pixels).numpy()
   assert patched["BatchNormalization"] >= 50
   assert patched["DepthwiseConv2D"] == 17
-  np.testing.assert_allclose(outputs.numpy(), reference, atol=2e-4)
+  assert set(batch_norm_inputs(function.get_concrete_function(pixels))) == {
+      "Conv2D"}
+  np.testing.assert_allclose(outputs, reference, rtol=1e-4,
+                             atol=1e-4 * np.abs(reference).max())
+  assert np.mean(outputs.argmax(-1) == reference.argmax(-1)) >= 0.999
+  assert not patched_types(perturbed)
+
+
+def test_nested_contexts_restore_in_turn(loaded):
+  segmenter = loaded.segmenter
+  with fused_inference.inference_kernels(segmenter):
+    outer = patched_types(segmenter)
+    with fused_inference.inference_kernels(segmenter, native_dilations=True):
+      assert patched_types(segmenter) == outer
+    assert patched_types(segmenter) == outer
   assert not patched_types(segmenter)
-  # Back to Keras' own kernels: BN follows `training` again.
-  variables = segmenter.trainable_variables
-  with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(segmenter(pixels, training=False))
-  assert all(g is None or np.isfinite(g.numpy()).all()
-             for g in tape.gradient(loss, variables))
 
 
 @pytest.mark.parametrize("native_dilations", [False, True])
@@ -78,29 +100,61 @@ def test_serving_graph_folds_and_fuses_batch_norm(loaded, native_dilations):
   assert (types["SpaceToBatchND"] > 0) == (not native_dilations)
 
 
-def depthwise_then_batch_norm(dilation):
+def assert_same_outputs(outputs, reference):
+  """Equal to float rounding (relative: small variances scale them up)."""
+  reference = reference.numpy()
+  np.testing.assert_allclose(outputs.numpy(), reference, rtol=1e-4,
+                             atol=1e-6 * np.abs(reference).max())
+
+
+def depthwise_then_batch_norm(dilation=1, use_bias=True, scale=True,
+                              center=True, epsilon=1e-3, activation=None,
+                              second_consumer=False):
+  """A DepthwiseConv2D (depth multiplier 2) -> BatchNormalization model
+  with non-trivial weights and statistics, and a batch of inputs."""
   inputs = tf_keras.Input([None, None, 3])
-  x = tf_keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2,
-                                      dilation_rate=dilation)(inputs)
-  outputs = tf_keras.layers.BatchNormalization(epsilon=1e-3)(x)
+  x = tf_keras.layers.DepthwiseConv2D(
+      3, padding="same", depth_multiplier=2, dilation_rate=dilation,
+      use_bias=use_bias, activation=activation)(inputs)
+  outputs = tf_keras.layers.BatchNormalization(
+      epsilon=epsilon, scale=scale, center=center)(x)
+  if second_consumer:  # The convolution's output is also used unfolded.
+    outputs = tf_keras.layers.Concatenate()([outputs, x])
   model = tf_keras.Model(inputs, outputs)
   rng = np.random.default_rng(0)
-  for variable in model.variables:  # Bias, statistics, gamma: all non-trivial.
+  for variable in model.variables:
     variable.assign(rng.uniform(0.5, 1.5, variable.shape))
+  norm = next(layer for layer in model.layers
+              if isinstance(layer, tf_keras.layers.BatchNormalization))
+  # Variances near epsilon, so that its value shows in the outputs.
+  norm.moving_variance.assign(norm.moving_variance * 10 * epsilon)
   return model, rng.normal(size=[2, 11, 13, 3]).astype(np.float32)
 
 
 @pytest.mark.parametrize("native_dilations", [False, True])
-@pytest.mark.parametrize("dilation", [1, 2])
-def test_fold_with_a_bias_and_a_depth_multiplier(native_dilations, dilation):
-  model, images = depthwise_then_batch_norm(dilation)
+@pytest.mark.parametrize("case", [
+    dict(dilation=1), dict(dilation=2), dict(use_bias=False),
+    dict(scale=False, center=False), dict(dilation=2, epsilon=1e-7),
+    dict(second_consumer=True)], ids=str)
+def test_fold(native_dilations, case):
+  model, images = depthwise_then_batch_norm(**case)
   with fused_inference.inference_kernels(model, native_dilations):
     function = tf.function(lambda x: model(x, training=False))
     outputs = function(images)
   assert not batch_norm_inputs(function.get_concrete_function(images))
-  np.testing.assert_allclose(outputs.numpy(),
-                             model(images, training=False).numpy(),
-                             rtol=1e-5, atol=1e-5)
+  assert_same_outputs(outputs, model(images, training=False))
+
+
+@pytest.mark.parametrize("epsilon", [1e-3, 1e-7])
+def test_no_fold_across_an_activation(epsilon):
+  model, images = depthwise_then_batch_norm(activation="relu",
+                                            epsilon=epsilon)
+  with fused_inference.inference_kernels(model):
+    function = tf.function(lambda x: model(x, training=False))
+    outputs = function(images)
+  assert batch_norm_inputs(function.get_concrete_function(images)) == {
+      "Relu": 1}
+  assert_same_outputs(outputs, model(images, training=False))
 
 
 def test_mixed_precision_layers_are_left_alone():
@@ -115,13 +169,13 @@ def test_mixed_precision_layers_are_left_alone():
   assert outputs.dtype == tf.bfloat16
 
 
-def test_evaluation_traces_the_fused_kernels(segmenter, pixels):
+def test_evaluation_traces_the_fused_kernels(loaded, pixels):
+  segmenter = loaded.segmenter
   image_info = tf.constant([[[97, 129], [97, 129], [1, 1], [0, 0]]],
                            tf.float32)
   predict = inference.make_batch_predict_fn(segmenter)
   labels = predict(pixels, image_info).numpy()
-  graph = predict.get_concrete_function(pixels, image_info).graph
-  assert sum(op.type == "FusedBatchNormV3"
-             for op in graph.get_operations()) >= 35
+  assert set(batch_norm_inputs(predict.get_concrete_function(
+      pixels, image_info))) == {"Conv2D"}
   keras_labels = np.argmax(segmenter(pixels, training=False)[0], -1)
   assert np.mean(labels[0] == keras_labels) >= 0.999
