@@ -15,7 +15,8 @@ Sides (each a call on the same image, timed interleaved, medians):
                        the in-graph normalisation)
   savedmodel serving   `serving_default`: uint8 -> labels + probabilities
   savedmodel native    `logits` of an export with `native_dilations`
-                       (oneDNN-only dilated depthwise convolutions)
+                       (oneDNN-only dilated depthwise convolutions; left
+                       out where TF's oneDNN ops are off)
   our tflite (export)  the export's model.tflite (serving_default)
   our tflite logits    our `logits` signature converted to TFLite the same way
 
@@ -205,9 +206,13 @@ def run(args):
   export_dir = pathlib.Path(tempfile.mkdtemp()) / "export"
   export.export(loaded, export_dir, tflite=True)
   module, _ = export.load(export_dir)
-  native, _ = export.load(export.export(
-      loaded, pathlib.Path(tempfile.mkdtemp()) / "native",
-      native_dilations=True))
+  native = None
+  if fused_inference.native_dilations_supported():
+    native, _ = export.load(export.export(
+        loaded, pathlib.Path(tempfile.mkdtemp()) / "native",
+        native_dilations=True))
+  else:
+    print(f"  no 'savedmodel native' side: {fused_inference.ONEDNN_HINT}")
   # The `logits` signature traced for TFLite like the export's model.tflite
   # (without the uint8 cast, resize-back, softmax and argmax).
   tflite_module = export.ServingModule(loaded.segmenter, loaded.info,
@@ -244,9 +249,10 @@ def run(args):
       "google tflite": tflite_call(google, normalised),
       "savedmodel logits": lambda: module.logits(pixels_t).numpy(),
       "savedmodel serving": lambda: module.serve(image_t)["labels"].numpy(),
-      "savedmodel native": lambda: native.logits(pixels_t).numpy(),
       "our tflite (export)": tflite_call(ours, image),
       "our tflite logits": tflite_call(ours_logits, pixels),
+      **({"savedmodel native": lambda: native.logits(pixels_t).numpy()}
+         if native else {}),
       **before,
       **(candidates(loaded, image, normalised) if args.candidates else {}),
   }
@@ -254,7 +260,8 @@ def run(args):
   reference = labels_of(calls["google tflite"]())
   agreement = {
       "savedmodel logits": np.argmax(module.logits(pixels_t).numpy()[0], -1),
-      "savedmodel native": np.argmax(native.logits(pixels_t).numpy()[0], -1),
+      **({"savedmodel native": np.argmax(native.logits(pixels_t).numpy()[0],
+                                         -1)} if native else {}),
       **{name: labels_of(call()) for name, call in calls.items()
          if "tflite" in name and name != "google tflite"}}
   for name, labels in agreement.items():
@@ -269,8 +276,9 @@ def run(args):
                 per="image")
   saved = timing.ratio_of(times, "savedmodel logits", "google tflite")
   timing.ratio_of(times, "savedmodel serving", "google tflite")
-  timing.ratio_of(times, "savedmodel native", "google tflite")
-  timing.ratio_of(times, "savedmodel native", "savedmodel logits")
+  if native:
+    timing.ratio_of(times, "savedmodel native", "google tflite")
+    timing.ratio_of(times, "savedmodel native", "savedmodel logits")
   ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
   timing.ratio_of(times, "our tflite logits", "google tflite")
   for name in calls:

@@ -28,8 +28,9 @@ flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
 flags.DEFINE_bool("native_dilations", False, "Trace the SavedModel's dilated "
                   "depthwise convolutions as one op each: about 1.2x faster "
                   "on CPU, for inference only (no gradients), and it runs "
-                  "only where TensorFlow has oneDNN (the "
-                  "default of its x86-64 Linux builds; see docs/evaluation.md).")
+                  "only with TensorFlow's oneDNN ops on (the default on "
+                  "CPUs with AVX-512 VNNI/BF16 or AMX, else "
+                  "TF_ENABLE_ONEDNN_OPTS=1; see docs/evaluation.md).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
 tool_flags.define_checkpoint_flags()
 flags.mark_flags_as_required(["export_dir", "checkpoint"])

@@ -7,6 +7,7 @@ Garden's synchronized batch norm, which is element-wise ops otherwise.
 Evaluation and the export trace the segmenter under it. For inference
 only: a patched batch norm ignores `training`, and TF's registered gradient
 of a depthwise convolution with `dilations` (`native_dilations`) is wrong.
+TF runs that op only with oneDNN (`native_dilations_supported`).
 """
 import contextlib
 import functools
@@ -20,6 +21,26 @@ import tf_keras
 # smaller one is moved into the variance.
 _FUSED_MIN_EPSILON = 1.001e-5
 _LOCK = threading.RLock()
+ONEDNN_HINT = ("TensorFlow runs a depthwise convolution with dilations only "
+               "with its oneDNN ops, which are off in this process (on by "
+               "default only on CPUs with AVX-512 VNNI/BF16 or AMX; "
+               "TF_ENABLE_ONEDNN_OPTS=1, set before TensorFlow starts, turns "
+               "them on, but measure first: on an AMD EPYC with AVX2 it made "
+               "this model's convolutions about 18x slower)")
+
+
+@functools.lru_cache(maxsize=None)
+def native_dilations_supported() -> bool:
+  """Whether this process's TF runs a dilated DepthwiseConv2dNative (with
+  oneDNN on; its own CPU kernel raises "does not support dilations")."""
+  try:
+    with tf.init_scope():  # Run now, even when first asked while tracing.
+      tf.raw_ops.DepthwiseConv2dNative(
+          input=tf.zeros([1, 5, 5, 1]), filter=tf.zeros([3, 3, 1, 1]),
+          strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 2, 2, 1])
+  except tf.errors.UnimplementedError:
+    return False
+  return True
 
 
 def _depthwise_inference(self, inputs, native_dilations, folding):

@@ -12,7 +12,8 @@ Signatures of an export:
   what evaluation and test-time augmentation call.
 
 ``assets.extra/segwgan.json`` holds the `ModelInfo` (dataset, normalisation,
-resize) and ``model.tflite`` the optional TFLite conversion of
+resize), ``assets.extra/needs_onednn`` marks an export with native
+dilations (see below), and ``model.tflite`` the optional TFLite conversion of
 ``serving_default`` (float32, builtin ops only, so XNNPACK runs all of it;
 batch 1 of any size after `resize_tensor_input`). An export is written to a
 temporary directory and renamed when complete.
@@ -33,6 +34,7 @@ from segwgan.modeling import fused_inference
 from segwgan.serving import checkpoints
 
 INFO_FILE = "assets.extra/segwgan.json"
+NEEDS_ONEDNN_FILE = "assets.extra/needs_onednn"
 TFLITE_FILE = "model.tflite"
 SERVING_KEY = "serving_default"
 LOGITS_KEY = "logits"
@@ -49,8 +51,8 @@ class ServingModule(tf.Module):
   """A segmenter with normalisation, resize, softmax and argmax around it.
 
   `native_dilations` traces dilated depthwise convolutions as one op (see
-  `fused_inference`): what TFLite runs, and faster in TF, but only where
-  TF has oneDNN.
+  `fused_inference`): what TFLite runs, and faster in TF, but only with
+  TF's oneDNN ops on (`fused_inference.native_dilations_supported`).
   """
 
   def __init__(self, segmenter, info: checkpoints.ModelInfo,
@@ -115,24 +117,30 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
   """Writes the SavedModel (+ model.tflite) of `loaded` to `export_dir`.
 
   `native_dilations`: the SavedModel's dilated depthwise convolutions as
-  one op each (faster; for inference only; runs only where TF has oneDNN,
-  the default of its x86-64 Linux builds); model.tflite always has them so.
+  one op each (faster; for inference only; runs only with TF's oneDNN ops
+  on, see `fused_inference.ONEDNN_HINT`); model.tflite always has them so.
 
   Raises:
     FileExistsError: `export_dir` exists and not `overwrite`. The previous
       export stays in place until the new one is complete, and a failed
       export leaves it untouched.
+    ValueError: `native_dilations` where this TF cannot run them.
   """
   export_dir = pathlib.Path(export_dir)
   if export_dir.exists() and not overwrite:
     raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
                           "replace it)")
+  if native_dilations and not fused_inference.native_dilations_supported():
+    raise ValueError(f"--native_dilations: {fused_inference.ONEDNN_HINT}; "
+                     "the default export runs anywhere")
   module = ServingModule(loaded.segmenter, loaded.info, native_dilations)
   with io_utils.atomic_directory(export_dir) as tmp:
     tf.saved_model.save(module, str(tmp), signatures=module.signatures())
     info_path = tmp / INFO_FILE
     info_path.parent.mkdir(parents=True, exist_ok=True)
     info_path.write_text(loaded.info.to_json())
+    if native_dilations:
+      (tmp / NEEDS_ONEDNN_FILE).write_text(fused_inference.ONEDNN_HINT + "\n")
     if tflite:
       (tmp / TFLITE_FILE).write_bytes(_tflite(loaded))
   return export_dir
@@ -154,12 +162,17 @@ def load(export_dir):
   functions.
 
   Raises:
-    ValueError: `export_dir` is not a segwgan export.
+    ValueError: `export_dir` is not a segwgan export, or one with native
+      dilations where this TF cannot run them.
   """
   export_dir = pathlib.Path(export_dir)
   info_path = export_dir / INFO_FILE
   if not (export_dir / "saved_model.pb").is_file() or not info_path.is_file():
     raise ValueError(f"{export_dir} is not a segwgan SavedModel export "
                      f"(needs saved_model.pb and {INFO_FILE})")
+  if ((export_dir / NEEDS_ONEDNN_FILE).is_file() and
+      not fused_inference.native_dilations_supported()):
+    raise ValueError(f"{export_dir} was exported with --native_dilations: "
+                     f"{fused_inference.ONEDNN_HINT}")
   info = checkpoints.ModelInfo.from_json(info_path.read_text())
   return tf.saved_model.load(str(export_dir)), info

@@ -44,6 +44,13 @@ def pixels(shared_data):
   return (np.asarray(image, np.float32)[None] - 127.5) / 127.5
 
 
+def require_native(native_dilations):
+  """Skips a native-dilation case where this TF cannot run it (oneDNN off;
+  tests/tools/test_serving_tools.py runs that path with it turned on)."""
+  if native_dilations and not fused_inference.native_dilations_supported():
+    pytest.skip(fused_inference.ONEDNN_HINT)
+
+
 def patched_types(model):
   return collections.Counter(type(layer).__name__
                              for layer in model.submodules
@@ -60,6 +67,7 @@ def batch_norm_inputs(concrete_function):
 @pytest.mark.parametrize("native_dilations", [False, True])
 def test_same_outputs_and_layers_restored(perturbed, pixels,
                                           native_dilations):
+  require_native(native_dilations)
   reference = perturbed(pixels, training=False).numpy()
   with fused_inference.inference_kernels(perturbed, native_dilations):
     patched = patched_types(perturbed)
@@ -137,6 +145,8 @@ def depthwise_then_batch_norm(dilation=1, use_bias=True, scale=True,
     dict(scale=False, center=False), dict(dilation=2, epsilon=1e-7),
     dict(second_consumer=True)], ids=str)
 def test_fold(native_dilations, case):
+  if case.get("dilation", 1) > 1:
+    require_native(native_dilations)
   model, images = depthwise_then_batch_norm(**case)
   with fused_inference.inference_kernels(model, native_dilations):
     function = tf.function(lambda x: model(x, training=False))
