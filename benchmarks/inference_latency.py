@@ -20,7 +20,10 @@ Sides (each a call on the same image, timed interleaved, medians):
   our tflite (export)  the export's model.tflite (serving_default)
   our tflite logits    our `logits` signature converted to TFLite the same way
 
-With `--candidates`, four TFLite conversions not adopted (benchmarks/RESULTS.md):
+With `--candidates`, a SavedModel and four TFLite conversions not adopted
+(benchmarks/RESULTS.md):
+  savedmodel logits, frozen   the `logits` signature with the weights as
+                              graph constants (convert_variables_to_constants_v2)
   our tflite, google's work   normalised pixels -> logits: exactly the
                               Google file's work
   ..., 257x257 only           the same for one input size (static shapes,
@@ -46,6 +49,7 @@ import timing  # pylint: disable=g-bad-import-order
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from PIL import Image  # pylint: disable=g-import-not-at-top
+from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-import-not-at-top
 
 from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
 from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
@@ -146,9 +150,23 @@ def _tflite_of(module, function, optimize=False) -> bytes:
   return converter.convert()
 
 
+def _frozen_logits(module):
+  """`module`'s logits signature, weights frozen, saved and loaded."""
+  frozen = convert_to_constants.convert_variables_to_constants_v2(
+      module.logits_signature.get_concrete_function())
+  staging = pathlib.Path(tempfile.mkdtemp()) / "frozen"
+  tf.saved_model.save(tf.Module(), str(staging),
+                      signatures={export.LOGITS_KEY: frozen})
+  restored = tf.saved_model.load(str(staging))
+  signature = restored.signatures[export.LOGITS_KEY]
+  return lambda pixels: (restored, signature(pixels=pixels))[1]
+
+
 def candidates(loaded, image, normalised) -> dict:
   """The `--candidates` sides: {name: call}."""
   shape = [1, SIZE, SIZE, 3]
+  frozen = _frozen_logits(export.ServingModule(loaded.segmenter, loaded.info))
+  pixels = tf.constant(image, tf.float32)
   tflite = export.ServingModule(loaded.segmenter, loaded.info,
                                 native_dilations=True)
   unnormalised = export.ServingModule(
@@ -158,6 +176,8 @@ def candidates(loaded, image, normalised) -> dict:
   labels_only = _LabelsOnly(tflite)
   fixed_size = _FixedSizeLogits(unnormalised)
   return {
+      "savedmodel logits, frozen": lambda: [
+          v.numpy() for v in frozen(pixels).values()],
       "our tflite, google's work": tflite_call(interpreter(
           _tflite_of(unnormalised, unnormalised.logits_signature), shape),
           normalised),
@@ -263,7 +283,8 @@ def run(args):
       **({"savedmodel native": np.argmax(native.logits(pixels_t).numpy()[0],
                                          -1)} if native else {}),
       **{name: labels_of(call()) for name, call in calls.items()
-         if "tflite" in name and name != "google tflite"}}
+         if ("tflite" in name or "frozen" in name) and
+         name != "google tflite"}}
   for name, labels in agreement.items():
     print(f"  {name}: {np.mean(labels == reference):.4f} of pixels agree "
           "with the Google file's argmax")
@@ -284,6 +305,8 @@ def run(args):
   for name in calls:
     if name.startswith("our tflite, "):
       timing.ratio_of(times, name, "google tflite")
+  if args.candidates:
+    timing.ratio_of(times, "savedmodel logits, frozen", "savedmodel logits")
   if before:
     timing.ratio_of(times, "savedmodel logits (Keras kernels)",
                     "savedmodel logits")

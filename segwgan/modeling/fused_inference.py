@@ -25,8 +25,8 @@ ONEDNN_HINT = ("TensorFlow runs a depthwise convolution with dilations only "
                "with its oneDNN ops, which are off in this process (on by "
                "default only on CPUs with AVX-512 VNNI/BF16 or AMX; "
                "TF_ENABLE_ONEDNN_OPTS=1, set before TensorFlow starts, turns "
-               "them on, but measure first: on an AMD EPYC with AVX2 it made "
-               "this model's convolutions about 18x slower)")
+               "them on, but measure first: on an AMD EPYC with AVX2 they made "
+               "DeepLabv3's inference 20-28x slower)")
 
 
 @functools.lru_cache(maxsize=None)
