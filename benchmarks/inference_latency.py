@@ -272,7 +272,7 @@ def run(args):
       "our tflite (export)": tflite_call(ours, image),
       "our tflite logits": tflite_call(ours_logits, pixels),
       **({"savedmodel native": lambda: native.logits(pixels_t).numpy()}
-         if native else {}),
+         if native is not None else {}),
       **before,
       **(candidates(loaded, image, normalised) if args.candidates else {}),
   }
@@ -281,7 +281,7 @@ def run(args):
   agreement = {
       "savedmodel logits": np.argmax(module.logits(pixels_t).numpy()[0], -1),
       **({"savedmodel native": np.argmax(native.logits(pixels_t).numpy()[0],
-                                         -1)} if native else {}),
+                                         -1)} if native is not None else {}),
       **{name: labels_of(call()) for name, call in calls.items()
          if ("tflite" in name or "frozen" in name) and
          name != "google tflite"}}
@@ -297,7 +297,7 @@ def run(args):
                 per="image")
   saved = timing.ratio_of(times, "savedmodel logits", "google tflite")
   timing.ratio_of(times, "savedmodel serving", "google tflite")
-  if native:
+  if native is not None:
     timing.ratio_of(times, "savedmodel native", "google tflite")
     timing.ratio_of(times, "savedmodel native", "savedmodel logits")
   ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")

@@ -27,10 +27,11 @@ flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
                   "(float32, builtin ops).")
 flags.DEFINE_bool("native_dilations", False, "Trace the SavedModel's dilated "
                   "depthwise convolutions as one op each: about 1.2x faster "
-                  "on CPU, for inference only (no gradients), and it runs "
-                  "only with TensorFlow's oneDNN ops on (the default on "
-                  "CPUs with AVX-512 VNNI/BF16 or AMX, else "
-                  "TF_ENABLE_ONEDNN_OPTS=1; see docs/evaluation.md).")
+                  "on an AVX-512 Intel CPU, for inference only (no "
+                  "gradients), and it runs only with TensorFlow's oneDNN "
+                  "ops, on by default only on CPUs with AVX-512 VNNI/BF16, "
+                  "AVX-VNNI or AMX; forced on elsewhere they can be much "
+                  "slower (see docs/evaluation.md).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
 tool_flags.define_checkpoint_flags()
 flags.mark_flags_as_required(["export_dir", "checkpoint"])
@@ -38,6 +39,8 @@ FLAGS = flags.FLAGS
 
 
 def run_export() -> None:
+  if FLAGS.native_dilations:
+    export.check_native_dilations()
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent
   io_utils.check_writable_dir(parent, "--export_dir")
   loaded = tool_flags.load_checkpoint(FLAGS.dataset)

@@ -22,25 +22,34 @@ import tf_keras
 _FUSED_MIN_EPSILON = 1.001e-5
 _LOCK = threading.RLock()
 ONEDNN_HINT = ("TensorFlow runs a depthwise convolution with dilations only "
-               "with its oneDNN ops, which are off in this process (on by "
-               "default only on CPUs with AVX-512 VNNI/BF16 or AMX; "
-               "TF_ENABLE_ONEDNN_OPTS=1, set before TensorFlow starts, turns "
-               "them on, but measure first: on an AMD EPYC with AVX2 they made "
-               "DeepLabv3's inference 20-28x slower)")
+               "with its oneDNN ops, which this process does not run (on "
+               "Linux they are on by default only on CPUs with AVX-512 "
+               "VNNI/BF16, AVX-VNNI or AMX; on x86-64, "
+               "TF_ENABLE_ONEDNN_OPTS=1 set before TensorFlow starts turns "
+               "them on, but measure first: on a 2-core AMD EPYC with AVX2 "
+               "they made DeepLabv3's inference about 28x slower, "
+               "benchmarks/RESULTS.md 'Machines')")
 
 
 @functools.lru_cache(maxsize=None)
 def native_dilations_supported() -> bool:
-  """Whether this process's TF runs a dilated DepthwiseConv2dNative (with
-  oneDNN on; its own CPU kernel raises "does not support dilations")."""
-  try:
-    with tf.init_scope():  # Run now, even when first asked while tracing.
-      tf.raw_ops.DepthwiseConv2dNative(
-          input=tf.zeros([1, 5, 5, 1]), filter=tf.zeros([3, 3, 1, 1]),
-          strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 2, 2, 1])
-  except tf.errors.UnimplementedError:
-    return False
-  return True
+  """Whether this process's TF runs a dilated DepthwiseConv2dNative right
+  (oneDNN's kernel does; TF's own CPU kernel raises "does not support
+  dilations"): checked once against the SpaceToBatchND form, eagerly."""
+  with tf.init_scope():  # Run now, even when first asked while tracing.
+    if not tf.executing_eagerly():
+      raise RuntimeError("native_dilations_supported() needs eager mode")
+    images = tf.random.stateless_uniform([1, 7, 7, 2], seed=[0, 1])
+    kernel = tf.random.stateless_uniform([3, 3, 2, 1], seed=[2, 3])
+    try:
+      native = tf.raw_ops.DepthwiseConv2dNative(
+          input=images, filter=kernel, strides=[1, 1, 1, 1], padding="SAME",
+          dilations=[1, 2, 2, 1]).numpy()
+    except tf.errors.OpError:
+      return False
+    portable = tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME",
+                                      dilations=[2, 2]).numpy()
+  return bool(abs(native - portable).max() < 1e-5)
 
 
 def _depthwise_inference(self, inputs, native_dilations, folding):

@@ -111,6 +111,13 @@ def convert_tflite(saved_model_dir) -> bytes:
   return converter.convert()
 
 
+def check_native_dilations() -> None:
+  """Raises ValueError if this TF cannot run `native_dilations` exports."""
+  if not fused_inference.native_dilations_supported():
+    raise ValueError(f"--native_dilations: {fused_inference.ONEDNN_HINT}; "
+                     "the default export runs anywhere")
+
+
 def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
            native_dilations: bool = False,
            overwrite: bool = False) -> pathlib.Path:
@@ -130,9 +137,8 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
   if export_dir.exists() and not overwrite:
     raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
                           "replace it)")
-  if native_dilations and not fused_inference.native_dilations_supported():
-    raise ValueError(f"--native_dilations: {fused_inference.ONEDNN_HINT}; "
-                     "the default export runs anywhere")
+  if native_dilations:
+    check_native_dilations()
   module = ServingModule(loaded.segmenter, loaded.info, native_dilations)
   with io_utils.atomic_directory(export_dir) as tmp:
     tf.saved_model.save(module, str(tmp), signatures=module.signatures())
@@ -140,7 +146,9 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
     info_path.parent.mkdir(parents=True, exist_ok=True)
     info_path.write_text(loaded.info.to_json())
     if native_dilations:
-      (tmp / NEEDS_ONEDNN_FILE).write_text(fused_inference.ONEDNN_HINT + "\n")
+      (tmp / NEEDS_ONEDNN_FILE).write_text(
+          "exported with --native_dilations: runs only with TensorFlow's "
+          "oneDNN ops\n")
     if tflite:
       (tmp / TFLITE_FILE).write_bytes(_tflite(loaded))
   return export_dir
@@ -172,7 +180,8 @@ def load(export_dir):
                      f"(needs saved_model.pb and {INFO_FILE})")
   if ((export_dir / NEEDS_ONEDNN_FILE).is_file() and
       not fused_inference.native_dilations_supported()):
-    raise ValueError(f"{export_dir} was exported with --native_dilations: "
+    raise ValueError(f"{export_dir} was exported with --native_dilations "
+                     "(re-export without it to run here): "
                      f"{fused_inference.ONEDNN_HINT}")
   info = checkpoints.ModelInfo.from_json(info_path.read_text())
   return tf.saved_model.load(str(export_dir)), info

