@@ -158,8 +158,11 @@ def _frozen_logits(module):
   tf.saved_model.save(tf.Module(), str(staging),
                       signatures={export.LOGITS_KEY: frozen})
   restored = tf.saved_model.load(str(staging))
-  signature = restored.signatures[export.LOGITS_KEY]
-  return lambda pixels: (restored, signature(pixels=pixels))[1]
+
+  def logits(pixels):  # Calls through `restored`, which keeps it alive.
+    return restored.signatures[export.LOGITS_KEY](pixels=pixels)
+
+  return logits
 
 
 def candidates(loaded, image, normalised) -> dict:
@@ -226,11 +229,13 @@ def run(args):
   export_dir = pathlib.Path(tempfile.mkdtemp()) / "export"
   export.export(loaded, export_dir, tflite=True)
   module, _ = export.load(export_dir)
-  native = None
+  pixels_t, image_t = tf.constant(pixels), tf.constant(image)
+  native_sides = {}
   if fused_inference.native_dilations_supported():
     native, _ = export.load(export.export(
         loaded, pathlib.Path(tempfile.mkdtemp()) / "native",
         native_dilations=True))
+    native_sides["savedmodel native"] = lambda: native.logits(pixels_t).numpy()
   else:
     print(f"  no 'savedmodel native' side: {fused_inference.ONEDNN_HINT}")
   # The `logits` signature traced for TFLite like the export's model.tflite
@@ -245,7 +250,6 @@ def run(args):
   google = interpreter(timing.DM05_TFLITE)
   ours = interpreter(export_dir / export.TFLITE_FILE, [1, SIZE, SIZE, 3])
   ours_logits = interpreter(logits_tflite, [1, SIZE, SIZE, 3])
-  pixels_t, image_t = tf.constant(pixels), tf.constant(image)
   before = {}
   if not args.no_before:
     with timing.keras_kernels():
@@ -271,8 +275,7 @@ def run(args):
       "savedmodel serving": lambda: module.serve(image_t)["labels"].numpy(),
       "our tflite (export)": tflite_call(ours, image),
       "our tflite logits": tflite_call(ours_logits, pixels),
-      **({"savedmodel native": lambda: native.logits(pixels_t).numpy()}
-         if native is not None else {}),
+      **native_sides,
       **before,
       **(candidates(loaded, image, normalised) if args.candidates else {}),
   }
@@ -280,8 +283,7 @@ def run(args):
   reference = labels_of(calls["google tflite"]())
   agreement = {
       "savedmodel logits": np.argmax(module.logits(pixels_t).numpy()[0], -1),
-      **({"savedmodel native": np.argmax(native.logits(pixels_t).numpy()[0],
-                                         -1)} if native is not None else {}),
+      **{name: np.argmax(call()[0], -1) for name, call in native_sides.items()},
       **{name: labels_of(call()) for name, call in calls.items()
          if ("tflite" in name or "frozen" in name) and
          name != "google tflite"}}
@@ -297,9 +299,9 @@ def run(args):
                 per="image")
   saved = timing.ratio_of(times, "savedmodel logits", "google tflite")
   timing.ratio_of(times, "savedmodel serving", "google tflite")
-  if native is not None:
-    timing.ratio_of(times, "savedmodel native", "google tflite")
-    timing.ratio_of(times, "savedmodel native", "savedmodel logits")
+  for name in native_sides:
+    timing.ratio_of(times, name, "google tflite")
+    timing.ratio_of(times, name, "savedmodel logits")
   ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
   timing.ratio_of(times, "our tflite logits", "google tflite")
   for name in calls:

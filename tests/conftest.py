@@ -4,6 +4,8 @@ import pathlib
 
 import pytest
 
+import segwgan  # pylint: disable=unused-import  (before TF: see its __init__)
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("SEGWGAN_SHARED_DIR", REPO.parent / "shared"))
 

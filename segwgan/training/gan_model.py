@@ -41,6 +41,8 @@ class GanTrainer(tf_keras.Model):
     super().compile(**kwargs)
     self.g_optimizer = g_optimizer
     self.d_optimizer = d_optimizer
+    runner.build_slots(g_optimizer, self.generator.trainable_variables)
+    runner.build_slots(d_optimizer, self.critic.trainable_variables)
 
   def call(self, label_maps, training=False):
     return self.generator(label_maps, training=training)

@@ -56,6 +56,19 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
   return distribute_utils.get_distribution_strategy("multi_worker_mirrored")
 
 
+def build_slots(optimizer, variables) -> None:
+  """Creates `optimizer`'s state for `variables` now (as `apply_gradients`
+  would on first use), so the train step creates no variables and
+  `tf.function` traces it once instead of twice."""
+  if not variables:
+    raise ValueError("the model has no trainable variables yet (build it "
+                     "before compile)")
+  if hasattr(optimizer, "build"):  # tf_keras.optimizers.Optimizer
+    optimizer.build(variables)
+  else:  # tf_keras.optimizers.legacy, which the Model Garden's factory gives
+    optimizer._create_all_weights(variables)  # pylint: disable=protected-access
+
+
 def minimize(optimizer, tape: tf.GradientTape, loss, variables) -> None:
   """Applies d(loss)/d(variables), with loss scaling under float16."""
   scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)

@@ -47,6 +47,7 @@ class SegTrainer(tf_keras.Model):
   def compile(self, optimizer, **kwargs):
     super().compile(**kwargs)
     self.seg_optimizer = optimizer
+    runner.build_slots(optimizer, self.segmenter.trainable_variables)
 
   def call(self, images, training=False):
     return self.segmenter(images, training=training)

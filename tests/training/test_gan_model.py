@@ -1,6 +1,7 @@
 """Stage 1: one train step per GAN loss on real CMP crops."""
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras
 
 from conftest import cmp_raw_dataset
@@ -21,7 +22,8 @@ def batch(shared_data):
   return next(iter(pipeline.build(cmp_raw_dataset(shared_data, 2), config)))
 
 
-def make_trainer(gan_loss, divisor=1):
+def make_trainer(gan_loss, divisor=1,
+                 optimizer=tf_keras.optimizers.legacy.Adam):
   tf_keras.utils.set_random_seed(0)
   normalization = "layer" if gan_loss == "wgan_gp" else "batch"
   trainer = gan_model.GanTrainer(
@@ -32,8 +34,7 @@ def make_trainer(gan_loss, divisor=1):
           resolution_divisor=divisor), 12),
       num_classes=12, gan_loss=gan_loss, palette=labels.CMP_FACADES.palette(),
       critic_steps=1 if gan_loss == "gan" else 2)
-  trainer.compile(tf_keras.optimizers.legacy.Adam(2e-4, beta_1=0.5),
-                  tf_keras.optimizers.legacy.Adam(2e-4, beta_1=0.5))
+  trainer.compile(optimizer(2e-4, beta_1=0.5), optimizer(2e-4, beta_1=0.5))
   return trainer
 
 
@@ -74,3 +75,19 @@ def test_visualise_panel(batch):
   panel = trainer.visualise(*batch)
   assert panel.shape == (2, 64, 3 * 64, 3)
   assert panel.dtype.name == "uint8"
+
+
+@pytest.mark.parametrize("optimizer", [tf_keras.optimizers.legacy.Adam,
+                                       tf_keras.optimizers.Adam],
+                         ids=["legacy", "optimizer_v3"])
+def test_fit_traces_the_train_step_once(batch, optimizer):
+  """compile creates the optimizers' state, so the step creates no variables
+  (a step that does is traced twice by tf.function)."""
+  trainer = make_trainer("wgan", optimizer=optimizer)
+  traced = []
+  step = trainer.train_step
+  trainer.train_step = lambda data: traced.append(1) or step(data)
+  trainer.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1,
+              steps_per_epoch=2, verbose=0)
+  assert len(traced) == 1
+  assert int(trainer.step.numpy()) == 2

@@ -1,0 +1,51 @@
+"""Start-up: segwgan makes `tf.keras` legacy Keras before TensorFlow loads,
+so no process of ours imports Keras 3 (2-3 s each), and every tool imports
+segwgan before anything that loads TensorFlow."""
+import ast
+import os
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+LOADS_TENSORFLOW = ("tensorflow", "tf_keras", "official", "orbit",
+                    "tensorflow_datasets")
+CHECK = ("import sys, segwgan.cli, tensorflow as tf, tf_keras; "
+         "print('keras' in sys.modules, tf.keras.Model is tf_keras.Model)")
+
+
+def top_level_imports(path: pathlib.Path):
+  for node in ast.parse(path.read_text()).body:
+    if isinstance(node, ast.Import):
+      yield from (alias.name.split(".")[0] for alias in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      yield node.module.split(".")[0]
+
+
+def test_the_tools_import_segwgan_before_tensorflow():
+  late = []
+  for path in sorted((REPO / "tools").glob("*.py")):
+    names = list(top_level_imports(path))
+    first_tf = next((i for i, n in enumerate(names)
+                     if n in LOADS_TENSORFLOW), len(names))
+    if "segwgan" not in names[:first_tf]:
+      late.append(path.name)
+  assert not late, late
+
+
+def test_a_process_importing_segwgan_loads_no_keras_3():
+  env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+  result = subprocess.run([sys.executable, "-c", CHECK], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split() == ["False", "True"], result.stdout
+
+
+def test_an_explicit_setting_is_kept():
+  env = dict(os.environ, TF_USE_LEGACY_KERAS="0")
+  result = subprocess.run(
+      [sys.executable, "-c", "import os, segwgan; "
+       "print(os.environ['TF_USE_LEGACY_KERAS'])"], cwd=REPO, env=env,
+      capture_output=True, text=True, timeout=60, check=False)
+  assert result.stdout.strip() == "0", result.stderr[-2000:]
