@@ -5,12 +5,15 @@
 
 For each stage (1: `tools/train_gan.py --gan_loss=wgan`; 2:
 `tools/train_seg.py --variant=segwgan` on that stage-1 run) it first trains
-an uninterrupted reference with `--deterministic --seed`. Each trial then
-starts the same command in a fresh model_dir, SIGKILLs it at a random
-moment within the reference's wall time, and runs the same command again
-(killing it again, up to `--kills_per_trial` times, then letting it finish).
-The final checkpoint of every trial must hold exactly the reference's
-variables: weights, optimizer slots, step and the generator's noise state.
+an uninterrupted reference with `--deterministic --seed`, timing how long
+it trains after its first checkpoint. Each trial then starts the same
+command in a fresh model_dir and SIGKILLs it at a random moment of its
+training: once the process has written a checkpoint of its own, after a
+random part of the reference's training time. It runs the same command
+again (killing it the same way, up to `--kills_per_trial` times, then
+letting it finish). The final checkpoint of every trial must hold exactly
+the reference's variables: weights, optimizer slots, step and the
+generator's noise state.
 """
 import argparse
 import dataclasses
@@ -20,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from typing import List
 
@@ -73,21 +77,44 @@ def command(stage: int, model_dir, data_dir, tfds_dir, stage1_dir=None):
           f"--params_override={SCHEDULE % STAGE2_EXTRA}"]
 
 
-def run_to_end(cmd) -> float:
-  start = time.time()
-  result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
-                          timeout=900, check=False)
-  if result.returncode:
-    raise RuntimeError(f"{' '.join(cmd[:2])} failed:\n{result.stderr[-3000:]}")
-  return time.time() - start
+def latest(model_dir) -> str:
+  return tf.train.latest_checkpoint(str(model_dir)) or ""
 
 
-def run_and_kill(cmd, after: float) -> bool:
-  """Starts `cmd`, SIGKILLs it after `after` s; False if it ended first."""
+def wait_for_new_checkpoint(process, model_dir, timeout: float = 900) -> bool:
+  """Waits until `process` writes a checkpoint; False if it ended first."""
+  before, deadline = latest(model_dir), time.time() + timeout
+  while process.poll() is None and time.time() < deadline:
+    if latest(model_dir) != before:
+      return True
+    time.sleep(0.05)
+  return False
+
+
+def run_to_end(cmd, model_dir) -> float:
+  """Runs `cmd` to the end; returns how long it ran after its first
+  checkpoint."""
+  with tempfile.TemporaryFile("w+") as stderr:
+    process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=stderr, text=True)
+    saved = wait_for_new_checkpoint(process, model_dir) and time.time()
+    process.wait(timeout=900)
+    if process.returncode:
+      stderr.seek(0)
+      raise RuntimeError(f"{' '.join(cmd[:2])} failed:\n"
+                         f"{stderr.read()[-3000:]}")
+  return time.time() - saved if saved else 0.0
+
+
+def run_and_kill(cmd, model_dir, after: float) -> bool:
+  """Starts `cmd` and SIGKILLs it `after` s after it writes a checkpoint;
+  False if it ended first."""
   process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
   try:
-    process.wait(timeout=after)
+    if wait_for_new_checkpoint(process, model_dir):
+      process.wait(timeout=after)
+    process.wait(timeout=900)
     return False
   except subprocess.TimeoutExpired:
     process.send_signal(signal.SIGKILL)
@@ -122,22 +149,25 @@ def run_trials(data_dir, workdir, trials: int, kills_per_trial: int = 2,
   stage1_ref = workdir / "stage1_reference"
   for stage in stages:
     ref_dir = workdir / f"stage{stage}_reference"
-    seconds = run_to_end(command(stage, ref_dir, data, tfds_dir, stage1_ref))
+    seconds = run_to_end(command(stage, ref_dir, data, tfds_dir, stage1_ref),
+                         ref_dir)
     references[stage] = checkpoint_values(ref_dir)
-    log(f"stage {stage}: reference trained in {seconds:.0f} s")
+    log(f"stage {stage}: reference ran {seconds:.1f} s after its first "
+        "checkpoint")
     for k in range(trials):
       model_dir = workdir / f"stage{stage}_trial{k}"
       cmd = command(stage, model_dir, data, tfds_dir, stage1_ref)
       kills = []
       for _ in range(kills_per_trial):
-        after = rng.uniform(0.2, 1.0) * seconds
-        if run_and_kill(cmd, after):
+        after = rng.uniform(0.0, 1.0) * seconds
+        if run_and_kill(cmd, model_dir, after):
           kills.append(round(after, 1))
-      run_to_end(cmd)
+      run_to_end(cmd, model_dir)
       diff = differences(references[stage], checkpoint_values(model_dir))
       results.append(Trial(stage, kills, not diff, diff))
-      log(f"stage {stage} trial {k}: killed at {kills} s, resumed; "
-          f"final weights {'identical' if not diff else 'DIFFER: ' + ', '.join(diff[:5])}")
+      outcome = "identical" if not diff else "DIFFER: " + ", ".join(diff[:5])
+      log(f"stage {stage} trial {k}: killed {kills} s after a checkpoint, "
+          f"resumed; final weights {outcome}")
   return results
 
 

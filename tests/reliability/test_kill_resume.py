@@ -1,11 +1,11 @@
-"""The short form of the fault-injection script: one trial per stage, each
-killed twice at random moments, must end with the reference's weights."""
+"""The short form of the fault-injection script: one trial per stage, killed
+at a random moment of its training, must end with the reference's weights."""
 import kill_resume
 
 
 def test_killed_runs_resume_to_identical_weights(shared_data, tmp_path):
   results = kill_resume.run_trials(shared_data / "cmp_facades", tmp_path,
-                                   trials=1, kills_per_trial=2, seed=3)
+                                   trials=1, kills_per_trial=1, seed=3)
   assert [t.stage for t in results] == [1, 2]
   assert sum(len(t.kills) for t in results) >= 1  # something was killed
   for trial in results:
