@@ -15,8 +15,13 @@ $(STAMP): setup.py
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Two pytest workers (pytest-xdist), one test file each at a time (module
+# fixtures run once): most tests wait on one-threaded Python (imports,
+# tracing, tool start-up), so the suite used one core of two. TEST_WORKERS=0
+# runs it in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) tests
 
 # make demo: the main job (issue 7). Sets up .venv/, then runs
 #   tools/reproduce.py on CMP Facades with a short CPU schedule

@@ -22,5 +22,5 @@ setuptools.setup(
     python_requires="==3.11.*",
     packages=setuptools.find_packages(include=["segwgan", "segwgan.*"]),
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest==9.2.0"]},
+    extras_require={"test": ["pytest==9.2.0", "pytest-xdist==3.8.0"]},
 )
