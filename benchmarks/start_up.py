@@ -24,8 +24,14 @@ COMMAND = [sys.executable, str(timing.REPO / "tools" / "inspect_data.py"),
 
 def start(legacy: str):
   env = dict(os.environ, TF_USE_LEGACY_KERAS=legacy, TF_CPP_MIN_LOG_LEVEL="3")
-  return lambda: subprocess.run(COMMAND, env=env, cwd=timing.REPO, check=True,
-                                capture_output=True, timeout=300)
+
+  def run() -> None:  # absl exits with 1 after --helpshort.
+    result = subprocess.run(COMMAND, env=env, cwd=timing.REPO, check=False,
+                            capture_output=True, text=True, timeout=300)
+    if "--dataset" not in result.stdout:
+      raise RuntimeError(f"{' '.join(COMMAND)} failed:\n{result.stderr}")
+
+  return run
 
 
 def main() -> None:
