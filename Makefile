@@ -15,10 +15,10 @@ $(STAMP): setup.py
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Two pytest workers (pytest-xdist), one test file each at a time (module
-# fixtures run once): most tests wait on one-threaded Python (imports,
-# tracing, tool start-up), so the suite used one core of two. TEST_WORKERS=0
-# runs it in one process.
+# Two pytest workers (pytest-xdist), one test file each at a time: module
+# fixtures run once, session fixtures once per worker. Most tests wait on
+# one-threaded Python (imports, tracing, tool start-up), so one process used
+# one core of two. TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) tests

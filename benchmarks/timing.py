@@ -26,7 +26,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `python benchmarks/x.py` from a fresh clone.
   sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import segwgan  # pylint: disable=g-import-not-at-top,unused-import,wrong-import-position  (before TF: see its __init__)
+# Before TensorFlow loads: see segwgan/__init__.py.
+import segwgan  # pylint: disable=g-import-not-at-top,unused-import,wrong-import-position
 
 SHARED = pathlib.Path(os.environ.get("SEGWGAN_SHARED_DIR",
                                      REPO.parent / "shared"))

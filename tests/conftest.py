@@ -4,7 +4,8 @@ import pathlib
 
 import pytest
 
-import segwgan  # pylint: disable=unused-import  (before TF: see its __init__)
+# Before TensorFlow loads: see segwgan/__init__.py.
+import segwgan  # pylint: disable=unused-import
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("SEGWGAN_SHARED_DIR", REPO.parent / "shared"))
@@ -55,7 +56,8 @@ def cmp_raw_dataset(shared_data_dir: pathlib.Path, n: int = 4):
 
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory):
-  """Prepared data shared by the session (keyed by source fingerprint)."""
+  """Prepared data shared by the session, or the xdist worker (keyed by
+  source fingerprint)."""
   return str(tmp_path_factory.mktemp("tfds"))
 
 
@@ -65,7 +67,8 @@ DM05_TFLITE = "deeplabv3_mnv2_dm05_pascal_257_float/deeplabv3_257_mv_gpu.tflite"
 @pytest.fixture(scope="session")
 def converted_dm05(shared_weights, tmp_path_factory) -> str:
   """The Google-trained DeepLabv3 MobileNetV2 0.5 (VOC) as a Model Garden
-  checkpoint (preset tf_deeplab_mnv2_dm05_os8), converted once per session."""
+  checkpoint (preset tf_deeplab_mnv2_dm05_os8), converted once per session
+  (per worker under pytest-xdist)."""
   from segwgan.modeling import pretrained  # pylint: disable=g-import-not-at-top
   conversion = pretrained.convert_tflite(shared_weights / DM05_TFLITE,
                                          width=0.5)

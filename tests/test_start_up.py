@@ -1,6 +1,6 @@
 """Start-up: segwgan makes `tf.keras` legacy Keras before TensorFlow loads,
-so no process of ours imports Keras 3 (2-3 s each), and every tool imports
-segwgan before anything that loads TensorFlow."""
+so no process of ours imports Keras 3 (about 2 s each), and every tool
+imports segwgan before anything that loads TensorFlow."""
 import ast
 import os
 import pathlib
@@ -42,10 +42,21 @@ def test_a_process_importing_segwgan_loads_no_keras_3():
   assert result.stdout.split() == ["False", "True"], result.stdout
 
 
-def test_an_explicit_setting_is_kept():
-  env = dict(os.environ, TF_USE_LEGACY_KERAS="0")
+def setting_after(code: str, **env) -> str:
+  """TF_USE_LEGACY_KERAS after `code` runs in a fresh process."""
+  base = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
   result = subprocess.run(
-      [sys.executable, "-c", "import os, segwgan; "
-       "print(os.environ['TF_USE_LEGACY_KERAS'])"], cwd=REPO, env=env,
-      capture_output=True, text=True, timeout=60, check=False)
-  assert result.stdout.strip() == "0", result.stderr[-2000:]
+      [sys.executable, "-c", code + "; import os; "
+       "print(os.environ.get('TF_USE_LEGACY_KERAS', 'unset'))"], cwd=REPO,
+      env={**base, **env}, capture_output=True, text=True, timeout=300,
+      check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  return result.stdout.split()[-1]
+
+
+def test_an_explicit_setting_is_kept():
+  assert setting_after("import segwgan", TF_USE_LEGACY_KERAS="0") == "0"
+
+
+def test_a_process_that_loaded_tensorflow_first_is_left_alone():
+  assert setting_after("import tensorflow, segwgan") == "unset"

@@ -73,7 +73,8 @@ def minimize(optimizer, tape: tf.GradientTape, loss, variables) -> None:
   """Applies d(loss)/d(variables), with loss scaling under float16."""
   scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
   if scaled:
-    loss = optimizer.get_scaled_loss(loss)
+    with tape:  # The tape must record the scaling too.
+      loss = optimizer.get_scaled_loss(loss)
   grads = tape.gradient(loss, variables)
   if scaled:
     grads = optimizer.get_unscaled_gradients(grads)

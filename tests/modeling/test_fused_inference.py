@@ -48,7 +48,11 @@ def pixels(shared_data):
   return (np.asarray(image, np.float32)[None] - 127.5) / 127.5
 
 
-KERNEL_IDS = ["composed", "native"]  # how dilated depthwise kernels run
+# How dilated depthwise convolutions run: composed (SpaceToBatchND) or native.
+NATIVE_DILATIONS = pytest.mark.parametrize(
+    "native_dilations",
+    [False, pytest.param(True, marks=pytest.mark.native_dilations)],
+    ids=["composed", "native"])
 
 
 def require_native(native_dilations):
@@ -59,14 +63,14 @@ def require_native(native_dilations):
 
 
 def test_native_cases_with_onednn_turned_on():
-  """Where this process cannot run native dilations, the "native" cases
-  above run in a process with TF_ENABLE_ONEDNN_OPTS=1."""
+  """Where this process cannot run native dilations, the cases marked
+  native_dilations run in a process with TF_ENABLE_ONEDNN_OPTS=1."""
   if fused_inference.native_dilations_supported():
     pytest.skip("native dilations run in this process: the cases above ran")
   here = pathlib.Path(__file__)
   result = subprocess.run(
-      [sys.executable, "-m", "pytest", "-q", "-rs", str(here), "-k",
-       "native and not onednn_turned_on"], cwd=here.parents[2],
+      [sys.executable, "-m", "pytest", "-q", "-rs", str(here), "-m",
+       "native_dilations"], cwd=here.parents[2],
       capture_output=True, text=True, timeout=900, check=False,
       env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3"))
   summary = result.stdout.strip().splitlines()[-1]
@@ -89,7 +93,7 @@ def batch_norm_inputs(concrete_function):
       if op.type == "FusedBatchNormV3")
 
 
-@pytest.mark.parametrize("native_dilations", [False, True], ids=KERNEL_IDS)
+@NATIVE_DILATIONS
 def test_same_outputs_and_layers_restored(perturbed, pixels,
                                           native_dilations):
   require_native(native_dilations)
@@ -118,7 +122,7 @@ def test_nested_contexts_restore_in_turn(loaded):
   assert not patched_types(segmenter)
 
 
-@pytest.mark.parametrize("native_dilations", [False, True], ids=KERNEL_IDS)
+@NATIVE_DILATIONS
 def test_serving_graph_folds_and_fuses_batch_norm(loaded, native_dilations):
   module = export.ServingModule(loaded.segmenter, loaded.info,
                                 native_dilations)
@@ -164,7 +168,7 @@ def depthwise_then_batch_norm(dilation=1, use_bias=True, scale=True,
   return model, rng.normal(size=[2, 11, 13, 3]).astype(np.float32)
 
 
-@pytest.mark.parametrize("native_dilations", [False, True], ids=KERNEL_IDS)
+@NATIVE_DILATIONS
 @pytest.mark.parametrize("case", [
     dict(dilation=1), dict(dilation=2), dict(use_bias=False),
     dict(scale=False, center=False), dict(dilation=2, epsilon=1e-7),

@@ -5,17 +5,17 @@
 
 For each stage (1: `tools/train_gan.py --gan_loss=wgan`; 2:
 `tools/train_seg.py --variant=segwgan` on that stage-1 run) it first trains
-an uninterrupted reference with `--deterministic --seed`, timing how long
-it trains after its first checkpoint. Each trial then starts the same
-command in a fresh model_dir and SIGKILLs it at a random moment of its
-training: once the process has written a checkpoint of its own, after a
-random part of the reference's training time. It runs the same command
-again (killing it the same way, up to `--kills_per_trial` times, then
-letting it finish). The final checkpoint of every trial must hold exactly
-the reference's variables: weights, optimizer slots, step and the
-generator's noise state.
+an uninterrupted reference with `--deterministic --seed` (6 steps, a
+checkpoint after each), timing its steps. Each trial then starts the same
+command in a fresh model_dir and SIGKILLs it during training: at a random
+moment within half a step after it saves a random step (before the last).
+It runs the same command again (killing it the same way, up to
+`--kills_per_trial` times, then letting it finish). The final checkpoint
+of every trial must hold exactly the reference's variables: weights,
+optimizer slots, step and the generator's noise state.
 """
 import argparse
+import contextlib
 import dataclasses
 import pathlib
 import random
@@ -25,13 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import List
+from typing import List, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-SCHEDULE = ("{trainer: {train_steps: 6, checkpoint_interval: 1, "
+STEPS = 6  # a checkpoint every step
+SCHEDULE = ("{trainer: {train_steps: %d, checkpoint_interval: 1, " % STEPS +
             "summary_interval: 1, validation_interval: 3}, "
             "task: {train_data: {global_batch_size: 2, output_size: [64, 64], "
             "resize_long_side: 96, shuffle_buffer_size: 8}, "
@@ -46,7 +47,7 @@ IGNORED = ("save_counter", "_CHECKPOINTABLE_OBJECT_GRAPH")
 @dataclasses.dataclass
 class Trial:
   stage: int
-  kills: List[float]
+  kills: List[Tuple[int, float]]  # (step saved before the kill, s after it)
   identical: bool
   differing: List[str]
 
@@ -77,49 +78,68 @@ def command(stage: int, model_dir, data_dir, tfds_dir, stage1_dir=None):
           f"--params_override={SCHEDULE % STAGE2_EXTRA}"]
 
 
-def latest(model_dir) -> str:
-  return tf.train.latest_checkpoint(str(model_dir)) or ""
+def saved_step(model_dir) -> int:
+  """The step of the newest checkpoint in `model_dir` (0 if none)."""
+  prefix = tf.train.latest_checkpoint(str(model_dir))
+  return int(prefix.rsplit("-", 1)[1]) if prefix else 0
 
 
-def wait_for_new_checkpoint(process, model_dir, timeout: float = 900) -> bool:
-  """Waits until `process` writes a checkpoint; False if it ended first."""
-  before, deadline = latest(model_dir), time.time() + timeout
-  while process.poll() is None and time.time() < deadline:
-    if latest(model_dir) != before:
-      return True
-    time.sleep(0.05)
-  return False
+def wait_for_step(process, model_dir, step: int, timeout: float = 900
+                  ) -> bool:
+  """Waits until `model_dir` holds step `step`; False if `process` ended
+  without saving it."""
+  deadline = time.monotonic() + timeout
+  while saved_step(model_dir) < step:
+    if process.poll() is not None:
+      return saved_step(model_dir) >= step
+    if time.monotonic() > deadline:
+      raise TimeoutError(f"no checkpoint of step {step} in {model_dir} "
+                         f"after {timeout} s")
+    time.sleep(0.1)
+  return True
+
+
+@contextlib.contextmanager
+def started(cmd, stderr=subprocess.DEVNULL):
+  """`cmd` as a process, killed if it is still running at the end."""
+  process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=stderr, text=True)
+  try:
+    yield process
+  finally:
+    if process.poll() is None:
+      process.kill()
+      process.wait()
 
 
 def run_to_end(cmd, model_dir) -> float:
-  """Runs `cmd` to the end; returns how long it ran after its first
-  checkpoint."""
-  with tempfile.TemporaryFile("w+") as stderr:
-    process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=stderr, text=True)
-    saved = wait_for_new_checkpoint(process, model_dir) and time.time()
+  """Runs `cmd` to the end; returns its mean time per step after the first
+  checkpoint it saves."""
+  with tempfile.TemporaryFile("w+") as stderr, started(cmd, stderr) as process:
+    first = saved_step(model_dir) + 1
+    wait_for_step(process, model_dir, first)
+    start = time.monotonic()
     process.wait(timeout=900)
     if process.returncode:
       stderr.seek(0)
       raise RuntimeError(f"{' '.join(cmd[:2])} failed:\n"
                          f"{stderr.read()[-3000:]}")
-  return time.time() - saved if saved else 0.0
+    return (time.monotonic() - start) / max(1, STEPS - first)
 
 
-def run_and_kill(cmd, model_dir, after: float) -> bool:
-  """Starts `cmd` and SIGKILLs it `after` s after it writes a checkpoint;
+def run_and_kill(cmd, model_dir, step: int, after: float) -> bool:
+  """Starts `cmd` and SIGKILLs it `after` s after it saves step `step`;
   False if it ended first."""
-  process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-  try:
-    if wait_for_new_checkpoint(process, model_dir):
+  with started(cmd) as process:
+    if not wait_for_step(process, model_dir, step):
+      return False
+    try:
       process.wait(timeout=after)
-    process.wait(timeout=900)
-    return False
-  except subprocess.TimeoutExpired:
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    return True
+      return False
+    except subprocess.TimeoutExpired:
+      process.send_signal(signal.SIGKILL)
+      process.wait()
+      return True
 
 
 def checkpoint_values(model_dir) -> dict:
@@ -142,6 +162,10 @@ def run_trials(data_dir, workdir, trials: int, kills_per_trial: int = 2,
                seed: int = 0, stages=(1, 2), log=print) -> List[Trial]:
   """Runs the references and `trials` kill/resume trials per stage."""
   workdir = pathlib.Path(workdir)
+  earlier = sorted(workdir.glob("stage*"))
+  if earlier:
+    raise ValueError(f"{workdir} holds an earlier run ({earlier[0].name}): "
+                     "use an empty --workdir")
   data = small_cmp_copy(pathlib.Path(data_dir), workdir)
   tfds_dir = workdir / "tfds"
   rng = random.Random(seed)
@@ -149,25 +173,29 @@ def run_trials(data_dir, workdir, trials: int, kills_per_trial: int = 2,
   stage1_ref = workdir / "stage1_reference"
   for stage in stages:
     ref_dir = workdir / f"stage{stage}_reference"
-    seconds = run_to_end(command(stage, ref_dir, data, tfds_dir, stage1_ref),
-                         ref_dir)
+    interval = run_to_end(
+        command(stage, ref_dir, data, tfds_dir, stage1_ref), ref_dir)
     references[stage] = checkpoint_values(ref_dir)
-    log(f"stage {stage}: reference ran {seconds:.1f} s after its first "
-        "checkpoint")
+    log(f"stage {stage}: reference trained, {interval:.2f} s per step after "
+        "its first checkpoint")
     for k in range(trials):
       model_dir = workdir / f"stage{stage}_trial{k}"
       cmd = command(stage, model_dir, data, tfds_dir, stage1_ref)
       kills = []
       for _ in range(kills_per_trial):
-        after = rng.uniform(0.0, 1.0) * seconds
-        if run_and_kill(cmd, model_dir, after):
-          kills.append(round(after, 1))
+        done = saved_step(model_dir)
+        if done >= STEPS - 1:
+          break
+        step = rng.randint(done + 1, STEPS - 1)
+        after = round(rng.uniform(0.0, 0.5) * interval, 2)
+        if run_and_kill(cmd, model_dir, step, after):
+          kills.append((step, after))
       run_to_end(cmd, model_dir)
       diff = differences(references[stage], checkpoint_values(model_dir))
       results.append(Trial(stage, kills, not diff, diff))
       outcome = "identical" if not diff else "DIFFER: " + ", ".join(diff[:5])
-      log(f"stage {stage} trial {k}: killed {kills} s after a checkpoint, "
-          f"resumed; final weights {outcome}")
+      log(f"stage {stage} trial {k}: killed at (step saved, s after it) "
+          f"{kills}, resumed; final weights {outcome}")
   return results
 
 

@@ -1,5 +1,5 @@
 """The short form of the fault-injection script: one trial per stage, killed
-at a random moment of its training, must end with the reference's weights."""
+once during training, must end with the reference's weights."""
 import kill_resume
 
 
@@ -7,6 +7,6 @@ def test_killed_runs_resume_to_identical_weights(shared_data, tmp_path):
   results = kill_resume.run_trials(shared_data / "cmp_facades", tmp_path,
                                    trials=1, kills_per_trial=1, seed=3)
   assert [t.stage for t in results] == [1, 2]
-  assert sum(len(t.kills) for t in results) >= 1  # something was killed
+  assert all(trial.kills for trial in results), results  # killed mid-run
   for trial in results:
     assert trial.identical, (trial.stage, trial.differing[:10])

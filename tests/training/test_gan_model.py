@@ -12,6 +12,7 @@ from segwgan.data import pipeline
 from segwgan.modeling import critic as critic_lib
 from segwgan.modeling import generator as generator_lib
 from segwgan.training import gan_model
+from segwgan.training import runner
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +23,11 @@ def batch(shared_data):
   return next(iter(pipeline.build(cmp_raw_dataset(shared_data, 2), config)))
 
 
-def make_trainer(gan_loss, divisor=1,
-                 optimizer=tf_keras.optimizers.legacy.Adam):
+def adam():
+  return tf_keras.optimizers.legacy.Adam(2e-4, beta_1=0.5)
+
+
+def make_trainer(gan_loss, divisor=1, optimizer=adam):
   tf_keras.utils.set_random_seed(0)
   normalization = "layer" if gan_loss == "wgan_gp" else "batch"
   trainer = gan_model.GanTrainer(
@@ -34,7 +38,7 @@ def make_trainer(gan_loss, divisor=1,
           resolution_divisor=divisor), 12),
       num_classes=12, gan_loss=gan_loss, palette=labels.CMP_FACADES.palette(),
       critic_steps=1 if gan_loss == "gan" else 2)
-  trainer.compile(optimizer(2e-4, beta_1=0.5), optimizer(2e-4, beta_1=0.5))
+  trainer.compile(optimizer(), optimizer())
   return trainer
 
 
@@ -77,9 +81,10 @@ def test_visualise_panel(batch):
   assert panel.dtype.name == "uint8"
 
 
-@pytest.mark.parametrize("optimizer", [tf_keras.optimizers.legacy.Adam,
-                                       tf_keras.optimizers.Adam],
-                         ids=["legacy", "optimizer_v3"])
+@pytest.mark.parametrize("optimizer", [
+    adam, lambda: tf_keras.optimizers.Adam(2e-4, beta_1=0.5),
+    lambda: runner.wrap_optimizer(adam(), "float16")],
+                         ids=["legacy", "optimizer_v3", "loss_scaled"])
 def test_fit_traces_the_train_step_once(batch, optimizer):
   """compile creates the optimizers' state, so the step creates no variables
   (a step that does is traced twice by tf.function)."""
