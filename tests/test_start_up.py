@@ -33,25 +33,25 @@ def test_the_tools_import_segwgan_before_tensorflow():
   assert not late, late
 
 
-def test_a_process_importing_segwgan_loads_no_keras_3():
-  env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-  result = subprocess.run([sys.executable, "-c", CHECK], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300,
-                          check=False)
+def fresh_process(code: str, **env) -> str:
+  """The output of `code` in a fresh Python, TF_USE_LEGACY_KERAS unset
+  unless given in `env`."""
+  base = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+  result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                          env={**base, **env}, capture_output=True, text=True,
+                          timeout=300, check=False)
   assert result.returncode == 0, result.stderr[-2000:]
-  assert result.stdout.split() == ["False", "True"], result.stdout
+  return result.stdout
 
 
 def setting_after(code: str, **env) -> str:
   """TF_USE_LEGACY_KERAS after `code` runs in a fresh process."""
-  base = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-  result = subprocess.run(
-      [sys.executable, "-c", code + "; import os; "
-       "print(os.environ.get('TF_USE_LEGACY_KERAS', 'unset'))"], cwd=REPO,
-      env={**base, **env}, capture_output=True, text=True, timeout=300,
-      check=False)
-  assert result.returncode == 0, result.stderr[-2000:]
-  return result.stdout.split()[-1]
+  return fresh_process(code + "; import os; print(os.environ.get("
+                       "'TF_USE_LEGACY_KERAS', 'unset'))", **env).split()[-1]
+
+
+def test_a_process_importing_segwgan_loads_no_keras_3():
+  assert fresh_process(CHECK).split() == ["False", "True"]
 
 
 def test_an_explicit_setting_is_kept():

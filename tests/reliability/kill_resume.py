@@ -32,11 +32,11 @@ import tensorflow as tf
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 STEPS = 6  # a checkpoint every step
-SCHEDULE = ("{trainer: {train_steps: %d, checkpoint_interval: 1, " % STEPS +
+SCHEDULE = ("{trainer: {train_steps: %d, checkpoint_interval: 1, "
             "summary_interval: 1, validation_interval: 3}, "
             "task: {train_data: {global_batch_size: 2, output_size: [64, 64], "
             "resize_long_side: 96, shuffle_buffer_size: 8}, "
-            "validation_data: {resize_long_side: 96}%s}}")
+            "validation_data: {resize_long_side: 96}%s}}")  # steps, extra
 STAGE1_EXTRA = ", generator: {base_filters: 8}, critic: {base_filters: 8}"
 STAGE2_EXTRA = ", init_checkpoint: ''"
 # Not training state: how many saves a directory saw, and the serialized
@@ -71,11 +71,11 @@ def command(stage: int, model_dir, data_dir, tfds_dir, stage1_dir=None):
   if stage == 1:
     return [sys.executable, str(REPO / "tools" / "train_gan.py"),
             "--experiment=stage1_cmp_facades_cpu", "--gan_loss=wgan", *common,
-            f"--params_override={SCHEDULE % STAGE1_EXTRA}"]
+            f"--params_override={SCHEDULE % (STEPS, STAGE1_EXTRA)}"]
   return [sys.executable, str(REPO / "tools" / "train_seg.py"),
           "--experiment=stage2_cmp_facades_cpu", "--variant=segwgan",
           f"--gan_model_dir={stage1_dir}", *common,
-          f"--params_override={SCHEDULE % STAGE2_EXTRA}"]
+          f"--params_override={SCHEDULE % (STEPS, STAGE2_EXTRA)}"]
 
 
 def saved_step(model_dir) -> int:
