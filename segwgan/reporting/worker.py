@@ -15,9 +15,10 @@ Jobs:
     download, checksum-verified) converted into --model_dir.
   stage1: `tools/train_gan.py` with the same flags, then G's reconstructions
     G(Y) of the figure images' ground truth (Figure 3).
-  stage2: `tools/train_seg.py` with the same flags, then the final
-    checkpoint evaluated image by image on the validation split (per-image
-    confusion matrices, metrics, the figure images' predictions).
+  stage2: `tools/train_seg.py` with the same flags (but no validation of
+    the final step during training), then the final checkpoint evaluated
+    image by image on the validation split (per-image confusion matrices,
+    metrics, the figure images' predictions).
 
 Lines starting with "| " are progress meant for the protocol's console.
 """
@@ -220,7 +221,9 @@ def stage2() -> None:
   if params.task.variant != "deeplabv3" and not params.task.gan_model_dir:
     raise ValueError(f"--variant={params.task.variant} needs --gan_model_dir")
   start = time.time()
-  step = tasks.train_stage2(params, FLAGS.model_dir)
+  # The final checkpoint is evaluated below, image by image: validating it
+  # during training as well would score the same images twice.
+  step = tasks.train_stage2(params, FLAGS.model_dir, validate_last=False)
   train_seconds = time.time() - start
   say(f"stage 2 ({params.task.variant}) at step {step} after "
       f"{train_seconds:.1f} s")

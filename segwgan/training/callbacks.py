@@ -130,14 +130,19 @@ class Checkpointing(tf_keras.callbacks.Callback):
 
 
 class Validation(tf_keras.callbacks.Callback):
-  """Evaluates every `every` epochs; keeps the best checkpoint by mIoU."""
+  """Evaluates every `every` epochs; keeps the best checkpoint by mIoU.
+
+  The last epoch is always evaluated if `last` (even off the interval), never
+  if not (for a caller that scores the final checkpoint itself).
+  """
 
   def __init__(self, evaluate: Callable[[], dict], every: int,
                best_manager: tf.train.CheckpointManager, best_json: str,
-               summaries: Optional[Summaries] = None):
+               summaries: Optional[Summaries] = None, last: bool = True):
     super().__init__()
     self.evaluate = evaluate
     self.every = max(1, every)
+    self.last = last
     self.best_manager = best_manager
     self.best_json = best_json
     self.summaries = summaries
@@ -151,7 +156,10 @@ class Validation(tf_keras.callbacks.Callback):
       self.best = -math.inf
 
   def on_epoch_end(self, epoch, logs=None):
-    if (epoch + 1) % self.every and (epoch + 1) != self.params.get("epochs"):
+    if (epoch + 1) == self.params.get("epochs"):
+      if not self.last:
+        return
+    elif (epoch + 1) % self.every:
       return
     step = _step(self.model)
     result = self.evaluate()

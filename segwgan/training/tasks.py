@@ -155,8 +155,13 @@ def evaluate_fn(segmenter, data: data_config.DataConfig) -> Callable[[], dict]:
   return evaluate
 
 
-def train_stage2(params: cfg.ExperimentConfig, model_dir: str) -> int:
-  """Fine-tunes DeepLabv3 (Eq. 2-6, 14-15); returns the step reached."""
+def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
+                 validate_last: bool = True) -> int:
+  """Fine-tunes DeepLabv3 (Eq. 2-6, 14-15); returns the step reached.
+
+  `validate_last=False` skips the validation of the final step (for a caller
+  that evaluates the final checkpoint itself).
+  """
   task = params.task
   precision = params.runtime.mixed_precision_dtype or "float32"
   runner.set_precision(precision)
@@ -191,7 +196,7 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str) -> int:
                                   params.trainer.checkpoint_interval),
       best_manager=runner.best_manager(trainer, model_dir),
       best_json=os.path.join(model_dir, "best", "metrics.json"),
-      summaries=summaries)
+      summaries=summaries, last=validate_last)
   return runner.fit(trainer, dataset_fn(task.train_data), model_dir=model_dir,
                     train_steps=params.trainer.train_steps,
                     checkpoint_interval=params.trainer.checkpoint_interval,

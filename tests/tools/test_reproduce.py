@@ -78,6 +78,14 @@ def test_first_run_writes_report_and_figures(runs):
     assert pooled["low"] <= pooled["estimate"] <= pooled["high"]
 
 
+def test_stage2_does_not_validate_the_step_it_evaluates(runs):
+  out, _, _, _ = runs
+  for name in PARTS[3:]:
+    log = (out / "logs" / f"{name}.log").read_text()
+    assert "validation mIoU" not in log  # the tiny schedule's only one
+    assert "| val mIoU" in log
+
+
 def test_rerun_skips_finished_parts(runs):
   out, _, stdout, checkpoints = runs
   for name in PARTS:
