@@ -155,5 +155,7 @@ def load_raw(name: str, split: str, *, source_dir,
   skip = {} if decoded else {"decoders": {
       "image": tfds.decode.SkipDecoding(), "label": tfds.decode.SkipDecoding()}}
   ds = prepared.as_dataset(split="+".join(parts), shuffle_files=False, **skip)
+  options = tf.data.Options()
+  options.autotune.enabled = False  # Why: pipeline._options.
   return ds.map(lambda ex: {"image": ex["image"], "label": ex["label"],
-                            "id": ex["id"]})
+                            "id": ex["id"]}).with_options(options)

@@ -56,6 +56,30 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
   return distribute_utils.get_distribution_strategy("multi_worker_mirrored")
 
 
+def input_options(strategy: tf.distribute.Strategy
+                  ) -> Optional[tf.distribute.InputOptions]:
+  """How `fit` feeds `strategy`: None (tf.distribute's default) except for a
+  MirroredStrategy with one CPU replica, which reads the pipeline directly.
+
+  By default each replica's batches go through a per-device prefetch (a
+  MultiDeviceIterator), a copy from the CPU to itself there. Its tf.data
+  iterator runs its own autotuning thread, which TF 2.20 often fails to wake
+  when the iterator is deleted, so the end of `fit` could sit idle for up to
+  a minute (benchmarks/fit_teardown.py). With one replica the batches are the
+  same either way.
+  """
+  if not isinstance(strategy, tf.distribute.MirroredStrategy):
+    return None
+  devices = strategy.extended.worker_devices
+  if (len(devices) == 1
+      and tf.DeviceSpec.from_string(devices[0]).device_type == "CPU"):
+    return tf.distribute.InputOptions(
+        experimental_fetch_to_device=False,
+        experimental_replication_mode=(
+            tf.distribute.InputReplicationMode.PER_REPLICA))
+  return None
+
+
 def build_slots(optimizer, variables) -> None:
   """Creates `optimizer`'s state for `variables` now (as `apply_gradients`
   would on first use), so the train step creates no variables and
@@ -140,7 +164,8 @@ def fit(trainer: tf_keras.Model,
                  start, train_steps)
     return start
   data = tf_keras.utils.experimental.DatasetCreator(
-      lambda ctx: dataset_fn(ctx, start))
+      lambda ctx: dataset_fn(ctx, start),
+      input_options=input_options(trainer.distribute_strategy))
   trainer.fit(data, steps_per_epoch=checkpoint_interval,
               epochs=train_steps // checkpoint_interval,
               initial_epoch=start // checkpoint_interval, verbose=0,

@@ -2,6 +2,7 @@
 import pathlib
 
 import tensorflow as tf
+import tf_keras
 
 from segwgan.training import runner
 
@@ -50,3 +51,48 @@ def test_no_readable_checkpoint_means_a_fresh_start(tmp_path):
   variable.assign(5.0)
   assert runner.restore_latest(checkpoint, manager) is None
   assert variable.numpy() == 5.0
+
+
+class _Recording(tf_keras.Model):
+  """Records the batch it is fed at each step (the trainers' `step` idiom)."""
+
+  def __init__(self, steps: int):
+    super().__init__()
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.seen = tf.Variable(tf.fill([steps], -1.0), trainable=False)
+
+  def train_step(self, batch):
+    self.seen.assign(tf.tensor_scatter_nd_update(
+        self.seen, [[self.step]], [tf.reduce_sum(batch)]))
+    self.step.assign_add(1)
+    return {}
+
+
+def _fed_batches(model_dir, strategy, steps=6):
+  with strategy.scope():
+    model = _Recording(steps)
+    model.compile()
+
+  def dataset_fn(unused_context, start):
+    return tf.data.Dataset.range(100).skip(2 * start).map(
+        lambda i: tf.cast(i, tf.float32)).batch(2).prefetch(tf.data.AUTOTUNE)
+
+  runner.fit(model, dataset_fn, model_dir=str(model_dir), train_steps=steps,
+             checkpoint_interval=3, callbacks=[])
+  return model.seen.numpy().tolist()
+
+
+def test_one_cpu_replica_reads_the_pipeline_directly():
+  options = runner.input_options(tf.distribute.MirroredStrategy(["CPU:0"]))
+  assert not options.experimental_fetch_to_device
+  assert (options.experimental_replication_mode
+          == tf.distribute.InputReplicationMode.PER_REPLICA)
+  assert runner.input_options(tf.distribute.get_strategy()) is None
+
+
+def test_one_cpu_replica_is_fed_the_same_batches(tmp_path, monkeypatch):
+  strategy = tf.distribute.MirroredStrategy(["CPU:0"])
+  direct = _fed_batches(tmp_path / "direct", strategy)
+  monkeypatch.setattr(runner, "input_options", lambda unused_strategy: None)
+  prefetched = _fed_batches(tmp_path / "prefetched", strategy)
+  assert direct == prefetched == [4.0 * k + 1 for k in range(6)]
