@@ -13,8 +13,9 @@ Sides, interleaved: "now" is `runner.fit` as it is; "before" re-enables the
 pipeline's autotuning and the per-device prefetch. Each is one `runner.fit`
 of a small conv net for `--steps` steps (about 20 s here) under
 MirroredStrategy(CPU:0), on batches of the stage-2 cpu experiment's real
-CMP Facades training pipeline (64x64 crops); the teardown is the time from
-the last step's end to `fit` returning.
+CMP Facades training pipeline (64x64 crops), after one untimed fit per
+side; the teardown is the time from the last step's end to `fit` returning
+(it includes the final checkpoint's save, a few tens of ms here).
 
   .venv/bin/python benchmarks/fit_teardown.py [--reps=4] [--steps=150]
 
@@ -76,12 +77,15 @@ def autotuned(dataset_fn):
 
 
 class _LastStep(tf_keras.callbacks.Callback):
+  """Notes when the latest step ended."""
 
   def on_train_batch_end(self, batch, logs=None):
     self.at = time.perf_counter()
 
 
 def fit_once(strategy, dataset_fn, n_steps: int, now: bool, teardowns: list):
+  """A side: one fresh model's `runner.fit`, as now or as before; appends
+  its teardown to `teardowns`."""
   def run():
     with strategy.scope():
       model = _ConvNet()
@@ -116,7 +120,9 @@ def main() -> None:
   sides = {f"fit, {name}": fit_once(strategy, dataset_fn, args.steps,
                                     name == "now", teardowns[name])
            for name in teardowns}
-  times = timing.interleaved(sides, reps=args.reps, warmup=0)
+  times = timing.interleaved(sides, reps=args.reps, warmup=1)
+  for values in teardowns.values():
+    del values[0]  # The untimed warm-up fit's.
   timing.report(times, per="fit")
   for name, values in teardowns.items():
     print(f"  teardown, {name:<24} " + " ".join(f"{v:.2f}" for v in values)

@@ -153,11 +153,11 @@ def eval_transform(example, config: data_config.DataConfig):
 def _options(config: data_config.DataConfig) -> tf.data.Options:
   """Deterministic order as configured; parallel maps; no autotuning thread.
 
-  `AUTOTUNE` parallelism still uses every core without it, and prefetch
-  buffers still grow as needed. With it, TF 2.20 often fails to wake that
-  thread when an iterator is deleted, so the deletion (the end of `fit`, of
-  an evaluation) could wait for up to a minute
-  (benchmarks/fit_teardown.py).
+  With autotuning, TF 2.20 often fails to wake its thread when an iterator
+  is deleted, so the deletion (the end of `fit`, of an evaluation) could
+  wait for up to a minute (benchmarks/fit_teardown.py). Without it,
+  `AUTOTUNE` parallelism is TF's fixed default, min(16, cores), and prefetch
+  buffers still grow as needed.
   """
   options = tf.data.Options()
   if config.deterministic is not None:

@@ -156,6 +156,6 @@ def load_raw(name: str, split: str, *, source_dir,
       "image": tfds.decode.SkipDecoding(), "label": tfds.decode.SkipDecoding()}}
   ds = prepared.as_dataset(split="+".join(parts), shuffle_files=False, **skip)
   options = tf.data.Options()
-  options.autotune.enabled = False  # Why: pipeline._options.
+  options.autotune.enabled = False  # No autotuning thread: pipeline._options.
   return ds.map(lambda ex: {"image": ex["image"], "label": ex["label"],
                             "id": ex["id"]}).with_options(options)

@@ -133,7 +133,8 @@ class Validation(tf_keras.callbacks.Callback):
   """Evaluates every `every` epochs; keeps the best checkpoint by mIoU.
 
   The last epoch is always evaluated if `last` (even off the interval), never
-  if not (for a caller that scores the final checkpoint itself).
+  if not (even on the interval: for a caller that scores the final
+  checkpoint itself).
   """
 
   def __init__(self, evaluate: Callable[[], dict], every: int,

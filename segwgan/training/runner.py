@@ -62,11 +62,13 @@ def input_options(strategy: tf.distribute.Strategy
   MirroredStrategy with one CPU replica, which reads the pipeline directly.
 
   By default each replica's batches go through a per-device prefetch (a
-  MultiDeviceIterator), a copy from the CPU to itself there. Its tf.data
-  iterator runs its own autotuning thread, which TF 2.20 often fails to wake
-  when the iterator is deleted, so the end of `fit` could sit idle for up to
-  a minute (benchmarks/fit_teardown.py). With one replica the batches are the
-  same either way.
+  MultiDeviceIterator), which on a CPU replica only copies from the CPU to
+  the same CPU. Its tf.data iterator runs its own autotuning thread, which TF
+  2.20 often fails to wake when the iterator is deleted, so the end of `fit`
+  could sit idle for up to a minute (benchmarks/fit_teardown.py). With one
+  replica the batches are the same either way. Accelerator and multi-replica
+  runs keep the default (the prefetch into device memory is worth having;
+  the wait may remain there).
   """
   if not isinstance(strategy, tf.distribute.MirroredStrategy):
     return None

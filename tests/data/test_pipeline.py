@@ -43,6 +43,14 @@ def first_batches(examples, config, n=2):
   return [tf.nest.map_structure(lambda t: t.numpy(), b) for b in ds.take(n)]
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_pipelines_do_not_autotune(examples, training):
+  config = (train_config() if training else
+            data_config.DataConfig(is_training=False, global_batch_size=2))
+  ds = pipeline.build(raw_dataset(examples), config)
+  assert not ds.options().autotune.enabled  # see pipeline._options
+
+
 def test_train_batch_shapes_dtypes_and_ranges(examples):
   features, labels = first_batches(examples, train_config())[0]
   assert features["image"].shape == (2, 96, 128, 3)

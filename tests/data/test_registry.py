@@ -38,6 +38,7 @@ def test_elements_follow_the_pipeline_contract(shared_data, tmp_path):
       "label": tf.TensorSpec([None, None, 1], tf.uint8),
       "id": tf.TensorSpec([], tf.string)}
   assert int(ds.cardinality()) == 3
+  assert not ds.options().autotune.enabled  # see pipeline._options
   config = data_config.DataConfig(is_training=False, global_batch_size=3,
                                   dataset=NAME)
   features, labels = next(iter(pipeline.build(ds, config)))

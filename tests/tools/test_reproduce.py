@@ -82,6 +82,7 @@ def test_stage2_does_not_validate_the_step_it_evaluates(runs):
   out, _, _, _ = runs
   for name in PARTS[3:]:
     log = (out / "logs" / f"{name}.log").read_text()
+    assert "saved checkpoint" in log  # training's log lines are there
     assert "validation mIoU" not in log  # the tiny schedule's only one
     assert "| val mIoU" in log
 

@@ -21,16 +21,21 @@ class _Counting(tf_keras.Model):
     return self.dense(x)
 
   def train_step(self, data):
+    del data
     self.step.assign_add(1)
     return {}
 
 
-@pytest.mark.parametrize("last,validated_steps", [(True, [2, 4, 5]),
-                                                  (False, [2, 4])])
-def test_validation_epochs(tmp_path, last, validated_steps):
+@pytest.mark.parametrize("epochs,resumed_at,last,validated_steps", [
+    (5, 0, True, [2, 4, 5]), (5, 0, False, [2, 4]),
+    (4, 0, True, [2, 4]), (4, 0, False, [2]),  # the last epoch on the interval
+    (5, 3, True, [4, 5]), (5, 3, False, [4])])  # resumed after epoch 3
+def test_validation_epochs(tmp_path, epochs, resumed_at, last,
+                           validated_steps):
   model = _Counting()
   model(np.zeros((1, 1), np.float32))
   model.compile()
+  model.step.assign(resumed_at)  # One step per epoch, as restored.
   seen = []
 
   def evaluate():
@@ -44,7 +49,7 @@ def test_validation_epochs(tmp_path, last, validated_steps):
       evaluate, every=2, best_manager=manager,
       best_json=str(tmp_path / "best.json"), last=last)
   data = tf.data.Dataset.from_tensors(np.zeros((1, 1), np.float32)).repeat()
-  model.fit(data, steps_per_epoch=1, epochs=5, verbose=0,
-            callbacks=[validation])
+  model.fit(data, steps_per_epoch=1, epochs=epochs, initial_epoch=resumed_at,
+            verbose=0, callbacks=[validation])
   assert seen == validated_steps
   assert json.loads((tmp_path / "best.json").read_text())["step"] == seen[-1]

@@ -2,6 +2,7 @@
 import pathlib
 
 import tensorflow as tf
+from tensorflow.python.data.ops import multi_device_iterator_ops  # pylint: disable=g-direct-tensorflow-import
 import tf_keras
 
 from segwgan.training import runner
@@ -92,7 +93,18 @@ def test_one_cpu_replica_reads_the_pipeline_directly():
 
 def test_one_cpu_replica_is_fed_the_same_batches(tmp_path, monkeypatch):
   strategy = tf.distribute.MirroredStrategy(["CPU:0"])
+  per_device = multi_device_iterator_ops.OwnedMultiDeviceIterator
+  made = []
+  original_init = per_device.__init__
+
+  def counting_init(self, *args, **kwargs):
+    made.append(1)
+    original_init(self, *args, **kwargs)
+
+  monkeypatch.setattr(per_device, "__init__", counting_init)
   direct = _fed_batches(tmp_path / "direct", strategy)
+  assert not made  # `fit` read the pipeline directly.
   monkeypatch.setattr(runner, "input_options", lambda unused_strategy: None)
   prefetched = _fed_batches(tmp_path / "prefetched", strategy)
+  assert made  # tf.distribute's default: a per-device prefetch.
   assert direct == prefetched == [4.0 * k + 1 for k in range(6)]
