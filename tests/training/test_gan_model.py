@@ -81,10 +81,11 @@ def test_visualise_panel(batch):
   assert panel.dtype.name == "uint8"
 
 
-@pytest.mark.parametrize("optimizer", [
-    adam, lambda: tf_keras.optimizers.Adam(2e-4, beta_1=0.5),
-    lambda: runner.wrap_optimizer(adam(), "float16")],
-                         ids=["legacy", "optimizer_v3", "loss_scaled"])
+@pytest.mark.parametrize(
+    "optimizer",
+    [adam, lambda: tf_keras.optimizers.Adam(2e-4, beta_1=0.5),
+     lambda: runner.wrap_optimizer(adam(), "float16")],
+    ids=["legacy", "optimizer_v3", "loss_scaled"])
 def test_fit_traces_the_train_step_once(batch, optimizer):
   """compile creates the optimizers' state, so the step creates no variables
   (a step that does is traced twice by tf.function)."""
