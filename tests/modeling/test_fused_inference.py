@@ -93,6 +93,11 @@ def batch_norm_inputs(concrete_function):
       if op.type == "FusedBatchNormV3")
 
 
+def op_types(concrete_function):
+  return collections.Counter(op.type for op in
+                             concrete_function.graph.get_operations())
+
+
 @NATIVE_DILATIONS
 def test_same_outputs_and_layers_restored(perturbed, pixels,
                                           native_dilations):
@@ -104,8 +109,12 @@ def test_same_outputs_and_layers_restored(perturbed, pixels,
     outputs = function(pixels).numpy()
   assert patched["BatchNormalization"] >= 50
   assert patched["DepthwiseConv2D"] == 17
-  assert set(batch_norm_inputs(function.get_concrete_function(pixels))) == {
-      "Conv2D"}
+  assert patched["Conv2D"] >= 35
+  assert patched["Activation"] >= 35  # The ReLU6 ones.
+  types = op_types(function.get_concrete_function(pixels))
+  # Every batch norm follows a convolution and is folded into it.
+  assert types["FusedBatchNormV3"] == 0
+  assert types["Relu6"] == 0 and types["Minimum"] >= 35
   np.testing.assert_allclose(outputs, reference, rtol=1e-4,
                              atol=1e-4 * np.abs(reference).max())
   assert np.mean(outputs.argmax(-1) == reference.argmax(-1)) >= 0.999
@@ -123,16 +132,14 @@ def test_nested_contexts_restore_in_turn(loaded):
 
 
 @NATIVE_DILATIONS
-def test_serving_graph_folds_and_fuses_batch_norm(loaded, native_dilations):
+def test_serving_graph_folds_batch_norm(loaded, native_dilations):
   module = export.ServingModule(loaded.segmenter, loaded.info,
                                 native_dilations)
-  logits = module.logits.get_concrete_function()
-  # Every batch norm is the fused op after a Conv2D, which TF folds into
-  # it; those after the 17 depthwise convolutions are folded into them.
-  assert set(batch_norm_inputs(logits)) == {"Conv2D"}
-  assert batch_norm_inputs(logits)["Conv2D"] >= 35
-  types = collections.Counter(op.type
-                              for op in logits.graph.get_operations())
+  types = op_types(module.logits.get_concrete_function())
+  # Every batch norm is folded into the convolution before it.
+  assert types["FusedBatchNormV3"] == 0
+  assert types["Conv2D"] >= 35 and types["DepthwiseConv2dNative"] >= 17
+  assert types["Relu6"] == 0
   # Portable by default: dilations as SpaceToBatchND / BatchToSpaceND.
   assert (types["SpaceToBatchND"] > 0) == (not native_dilations)
 
@@ -144,15 +151,20 @@ def assert_same_outputs(outputs, reference):
                              atol=1e-6 * np.abs(reference).max())
 
 
-def depthwise_then_batch_norm(dilation=1, use_bias=True, scale=True,
-                              center=True, epsilon=1e-3, activation=None,
-                              second_consumer=False):
-  """A DepthwiseConv2D (depth multiplier 2) -> BatchNormalization model
-  with non-trivial weights and statistics, and a batch of inputs."""
+def conv_then_batch_norm(kind="depthwise", dilation=1, use_bias=True,
+                         scale=True, center=True, epsilon=1e-3,
+                         activation=None, second_consumer=False):
+  """A convolution (a DepthwiseConv2D of depth multiplier 2 or a Conv2D of
+  4 filters) -> BatchNormalization model with non-trivial weights and
+  statistics, and a batch of inputs."""
   inputs = tf_keras.Input([None, None, 3])
-  x = tf_keras.layers.DepthwiseConv2D(
-      3, padding="same", depth_multiplier=2, dilation_rate=dilation,
-      use_bias=use_bias, activation=activation)(inputs)
+  options = dict(padding="same", dilation_rate=dilation, use_bias=use_bias,
+                 activation=activation)
+  if kind == "depthwise":
+    conv = tf_keras.layers.DepthwiseConv2D(3, depth_multiplier=2, **options)
+  else:
+    conv = tf_keras.layers.Conv2D(4, 3, **options)
+  x = conv(inputs)
   outputs = tf_keras.layers.BatchNormalization(
       epsilon=epsilon, scale=scale, center=center)(x)
   if second_consumer:  # The convolution's output is also used unfolded.
@@ -168,15 +180,19 @@ def depthwise_then_batch_norm(dilation=1, use_bias=True, scale=True,
   return model, rng.normal(size=[2, 11, 13, 3]).astype(np.float32)
 
 
+CONV_KINDS = pytest.mark.parametrize("kind", ["depthwise", "conv"])
+
+
 @NATIVE_DILATIONS
+@CONV_KINDS
 @pytest.mark.parametrize("case", [
     dict(dilation=1), dict(dilation=2), dict(use_bias=False),
     dict(scale=False, center=False), dict(dilation=2, epsilon=1e-7),
     dict(second_consumer=True)], ids=str)
-def test_fold(native_dilations, case):
-  if case.get("dilation", 1) > 1:
+def test_fold(native_dilations, kind, case):
+  if case.get("dilation", 1) > 1 and kind == "depthwise":
     require_native(native_dilations)
-  model, images = depthwise_then_batch_norm(**case)
+  model, images = conv_then_batch_norm(kind, **case)
   with fused_inference.inference_kernels(model, native_dilations):
     function = tf.function(lambda x: model(x, training=False))
     outputs = function(images)
@@ -184,10 +200,11 @@ def test_fold(native_dilations, case):
   assert_same_outputs(outputs, model(images, training=False))
 
 
+@CONV_KINDS
 @pytest.mark.parametrize("epsilon", [1e-3, 1e-7])
-def test_no_fold_across_an_activation(epsilon):
-  model, images = depthwise_then_batch_norm(activation="relu",
-                                            epsilon=epsilon)
+def test_no_fold_across_an_activation(kind, epsilon):
+  model, images = conv_then_batch_norm(kind, activation="relu",
+                                       epsilon=epsilon)
   with fused_inference.inference_kernels(model):
     function = tf.function(lambda x: model(x, training=False))
     outputs = function(images)
@@ -196,10 +213,27 @@ def test_no_fold_across_an_activation(epsilon):
   assert_same_outputs(outputs, model(images, training=False))
 
 
+def test_relu6_as_min_of_relu():
+  inputs = tf_keras.Input([None, None, 3])
+  model = tf_keras.Model(inputs, tf_keras.layers.Activation(tf.nn.relu6)(
+      tf_keras.layers.Conv2D(4, 3)(inputs)))
+  images = np.random.default_rng(0).normal(
+      0.0, 8.0, [2, 9, 9, 3]).astype(np.float32)
+  reference = model(images).numpy()
+  assert reference.min() == 0.0 and reference.max() == 6.0  # Both bounds.
+  with fused_inference.inference_kernels(model):
+    assert patched_types(model) == {"Activation": 1, "Conv2D": 1}
+    function = tf.function(lambda x: model(x, training=False))
+    outputs = function(images).numpy()
+  types = op_types(function.get_concrete_function(images))
+  assert types["Relu6"] == 0 and types["Relu"] == 1
+  np.testing.assert_array_equal(outputs, reference)
+
+
 def test_mixed_precision_layers_are_left_alone():
   tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
   try:
-    model, images = depthwise_then_batch_norm(2)
+    model, images = conv_then_batch_norm(dilation=2)
   finally:
     tf_keras.mixed_precision.set_global_policy("float32")
   with fused_inference.inference_kernels(model):
@@ -214,7 +248,7 @@ def test_evaluation_traces_the_fused_kernels(loaded, pixels):
                            tf.float32)
   predict = inference.make_batch_predict_fn(segmenter)
   labels = predict(pixels, image_info).numpy()
-  assert set(batch_norm_inputs(predict.get_concrete_function(
-      pixels, image_info))) == {"Conv2D"}
+  types = op_types(predict.get_concrete_function(pixels, image_info))
+  assert types["FusedBatchNormV3"] == 0 and types["Relu6"] == 0
   keras_labels = np.argmax(segmenter(pixels, training=False)[0], -1)
   assert np.mean(labels[0] == keras_labels) >= 0.999
