@@ -26,13 +26,6 @@ import steps  # pylint: disable=g-bad-import-order
 import timing  # pylint: disable=g-bad-import-order
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
-import tf_keras  # pylint: disable=g-import-not-at-top
-
-from segwgan.configs import experiments  # pylint: disable=g-import-not-at-top
-from segwgan import labels  # pylint: disable=g-import-not-at-top
-from segwgan.modeling import critic as critic_lib  # pylint: disable=g-import-not-at-top
-from segwgan.modeling import generator as generator_lib  # pylint: disable=g-import-not-at-top
-from segwgan.training import gan_model  # pylint: disable=g-import-not-at-top
 
 
 _BITS = np.arange(32, dtype=np.uint32)
@@ -62,29 +55,10 @@ def use_bit_mask(generator) -> None:
 
 
 def wgan_stepper(batches, bits: bool):
-  stage1 = experiments.stage1(steps.DATASET, "cpu")
-  stage1.override(experiments.GAN_LOSS_PRESETS["wgan"], is_strict=False)
-  task = stage1.task
-  info = labels.get_info(steps.DATASET)
-  generator = generator_lib.build_generator(task.generator, info.num_classes)
+  trainer, task = steps.stage1_trainer("wgan")
   if bits:
-    use_bit_mask(generator)
-  trainer = gan_model.GanTrainer(
-      generator, critic_lib.build_critic(task.critic, info.num_classes),
-      num_classes=info.num_classes, gan_loss=task.gan_loss,
-      palette=info.palette(), critic_steps=task.critic_steps,
-      clip_value=task.clip_value)
-  trainer.compile(tf_keras.optimizers.legacy.Adam(2e-4, beta_1=0.5),
-                  tf_keras.optimizers.legacy.RMSprop(5e-5))
-  step = tf.function(trainer.train_step)
-  counter = [0]
-
-  def call():
-    out = step(batches[counter[0] % len(batches)])
-    counter[0] += 1
-    return float(out["gloss"])
-
-  return call, task
+    use_bit_mask(trainer.generator)
+  return steps.stepper(trainer, batches, loss="gloss"), task
 
 
 def main():

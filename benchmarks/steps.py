@@ -1,10 +1,11 @@
-"""Stage-2 trainers built as the registered experiments build them.
+"""Trainers built as the registered experiments build them.
 
 `build(size, ...)` gives, for `stage2_cmp_facades_<size>`, the segmenter
 (random weights: step time does not depend on them), G and D from the
 `stage1_cmp_facades_<size>` configs, one `SegTrainer` per variant asked for
 (sharing the segmenter), and real CMP Facades training batches from the
-experiment's pipeline, held in memory.
+experiment's pipeline, held in memory. `stage1_trainer(gan_loss, ...)`
+gives the stage-1 `GanTrainer` of a GAN loss preset, fresh G and D.
 """
 import dataclasses
 from typing import Dict, List, Sequence
@@ -19,8 +20,10 @@ from segwgan import labels  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import critic as critic_lib  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import generator as generator_lib  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
+from segwgan.training import gan_model  # pylint: disable=g-import-not-at-top
 from segwgan.training import runner  # pylint: disable=g-import-not-at-top
 from segwgan.training import seg_model  # pylint: disable=g-import-not-at-top
+from segwgan.training import tasks  # pylint: disable=g-import-not-at-top
 
 DATASET = "cmp_facades"
 GAN_KEYS = ("generator", "critic")
@@ -87,14 +90,35 @@ def build(size: str, batch: int, *, precision: str = "float32",
   return Built(stage1, stage2, batches, trainers)
 
 
-def stepper(trainer, batches):
-  """A call that runs one traced train_step on the next batch and blocks."""
+def stage1_trainer(gan_loss: str, size: str = "cpu"):
+  """(the compiled stage-1 GanTrainer of `stage1_cmp_facades_<size>` with
+  the `gan_loss` preset, fresh G and D; its task config)."""
+  stage1 = experiments.stage1(DATASET, size)
+  stage1.override(experiments.GAN_LOSS_PRESETS[gan_loss], is_strict=False)
+  task = stage1.task
+  info = labels.get_info(DATASET)
+  trainer = gan_model.GanTrainer(
+      generator_lib.build_generator(task.generator, info.num_classes),
+      critic_lib.build_critic(task.critic, info.num_classes),
+      num_classes=info.num_classes, gan_loss=task.gan_loss,
+      palette=info.palette(), l1_weight=task.l1_weight,
+      critic_steps=task.critic_steps, clip_value=task.clip_value,
+      gp_weight=task.gp_weight)
+  trainer.compile(
+      tasks.build_optimizer(stage1.trainer.optimizer_config, "float32"),
+      tasks.build_optimizer(task.critic_optimizer, "float32"))
+  return trainer, task
+
+
+def stepper(trainer, batches, loss: str = "loss"):
+  """A call that runs one traced train_step on the next batch and blocks
+  (on its `loss` output)."""
   step = tf.function(trainer.train_step)
   counter = [0]
 
   def call():
     out = step(batches[counter[0] % len(batches)])
     counter[0] += 1
-    return float(out["loss"])
+    return float(out[loss])
 
   return call

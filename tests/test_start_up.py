@@ -1,17 +1,26 @@
-"""Start-up: segwgan makes `tf.keras` legacy Keras before TensorFlow loads,
-so no process of ours imports Keras 3 (about 2 s each), and every tool
-imports segwgan before anything that loads TensorFlow."""
+"""Start-up: before TensorFlow loads, segwgan makes `tf.keras` legacy Keras,
+so no process of ours imports Keras 3 (about 2 s each), and turns TF's
+oneDNN ops on on x86-64; every tool imports segwgan before anything that
+loads TensorFlow."""
 import ast
 import os
 import pathlib
+import platform
 import subprocess
 import sys
+
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LOADS_TENSORFLOW = ("tensorflow", "tf_keras", "official", "orbit",
                     "tensorflow_datasets")
+SETTINGS = ("TF_USE_LEGACY_KERAS", "TF_ENABLE_ONEDNN_OPTS")
 CHECK = ("import sys, segwgan.cli, tensorflow as tf, tf_keras; "
          "print('keras' in sys.modules, tf.keras.Model is tf_keras.Model)")
+ONEDNN_CHECK = ("import segwgan, tensorflow; "
+                "from tensorflow.python.util import _pywrap_util_port; "
+                "print(_pywrap_util_port.IsMklEnabled())")
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 def top_level_imports(path: pathlib.Path):
@@ -34,9 +43,9 @@ def test_the_tools_import_segwgan_before_tensorflow():
 
 
 def fresh_process(code: str, **env) -> str:
-  """The output of `code` in a fresh Python, TF_USE_LEGACY_KERAS unset
-  unless given in `env`."""
-  base = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+  """The output of `code` in a fresh Python, `SETTINGS` unset unless given
+  in `env`."""
+  base = {k: v for k, v in os.environ.items() if k not in SETTINGS}
   result = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                           env={**base, **env}, capture_output=True, text=True,
                           timeout=300, check=False)
@@ -44,19 +53,28 @@ def fresh_process(code: str, **env) -> str:
   return result.stdout
 
 
-def setting_after(code: str, **env) -> str:
-  """TF_USE_LEGACY_KERAS after `code` runs in a fresh process."""
+def setting_after(code: str, name: str = "TF_USE_LEGACY_KERAS", **env) -> str:
+  """The variable `name` after `code` runs in a fresh process."""
   return fresh_process(code + "; import os; print(os.environ.get("
-                       "'TF_USE_LEGACY_KERAS', 'unset'))", **env).split()[-1]
+                       f"'{name}', 'unset'))", **env).split()[-1]
 
 
 def test_a_process_importing_segwgan_loads_no_keras_3():
   assert fresh_process(CHECK).split() == ["False", "True"]
 
 
-def test_an_explicit_setting_is_kept():
-  assert setting_after("import segwgan", TF_USE_LEGACY_KERAS="0") == "0"
+@pytest.mark.parametrize("name", SETTINGS)
+def test_an_explicit_setting_is_kept(name):
+  assert setting_after("import segwgan", name, **{name: "0"}) == "0"
 
 
-def test_a_process_that_loaded_tensorflow_first_is_left_alone():
-  assert setting_after("import tensorflow, segwgan") == "unset"
+@pytest.mark.parametrize("name", SETTINGS)
+def test_a_process_that_loaded_tensorflow_first_is_left_alone(name):
+  assert setting_after("import tensorflow, segwgan", name) == "unset"
+
+
+@pytest.mark.skipif(not X86_64, reason="oneDNN is turned on on x86-64 only")
+def test_onednn_ops_run_on_x86_64_unless_turned_off():
+  assert fresh_process(ONEDNN_CHECK).split()[-1] == "True"
+  assert fresh_process(ONEDNN_CHECK,
+                       TF_ENABLE_ONEDNN_OPTS="0").split()[-1] == "False"

@@ -26,12 +26,11 @@ flags.DEFINE_string("dataset", None, "The classes of a converted "
 flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
                   "(float32, builtin ops).")
 flags.DEFINE_bool("native_dilations", False, "Trace the SavedModel's dilated "
-                  "depthwise convolutions as one op each: about 1.2x faster "
-                  "on an AVX-512 Intel CPU, for inference only (no "
-                  "gradients), and it runs only with TensorFlow's oneDNN "
-                  "ops, on by default only on CPUs with AVX-512 VNNI/BF16, "
-                  "AVX-VNNI or AMX; forced on elsewhere they can be much "
-                  "slower (see docs/evaluation.md).")
+                  "depthwise convolutions as one op each: 1.2-1.3x faster "
+                  "on CPUs, for inference only (no gradients), and it runs "
+                  "only with TensorFlow's oneDNN ops, which segwgan turns on "
+                  "on x86-64 unless TF_ENABLE_ONEDNN_OPTS is set (see "
+                  "docs/evaluation.md).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
 tool_flags.define_checkpoint_flags()
 flags.mark_flags_as_required(["export_dir", "checkpoint"])
