@@ -103,7 +103,7 @@ def test_export_with_native_dilations_predicts_the_same(exported, voc_images,
   refused = tool(*args, onednn=False)
   assert refused.returncode == 2, refused.stderr[-3000:]
   assert "--native_dilations" in refused.stderr
-  assert "TF_ENABLE_ONEDNN_OPTS=1" in refused.stderr
+  assert "TF_ENABLE_ONEDNN_OPTS" in refused.stderr
   assert "Traceback" not in refused.stderr and not native.exists()
   result = tool(*args, onednn=True)
   if result.returncode == 2 and "--native_dilations" in result.stderr:
