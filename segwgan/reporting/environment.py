@@ -50,6 +50,8 @@ def git_commit(repo_dir) -> str:
 def machine() -> Dict[str, str]:
   cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
       else os.cpu_count()
+  # Whether TF ran its oneDNN ops (set by `import segwgan` on x86-64).
+  onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
   return {"python": platform.python_version(),
           "platform": platform.platform(), "cpu": cpu_model(),
-          "cores": str(cores)}
+          "cores": str(cores), "onednn": f"TF_ENABLE_ONEDNN_OPTS={onednn}"}

@@ -501,7 +501,8 @@ def _provenance(plan: plan_lib.Plan) -> List[str]:
                                             **versions}.items()],
                          align="ll"), "",
          f"Machine: {machine['cpu']}, {machine['cores']} cores, "
-         f"{machine['platform']}.", "", "### Configuration", "",
+         f"{machine['platform']}; {machine['onednn']}.", "",
+         "### Configuration", "",
          f"Experiments `{plan.stage1_experiment}` and "
          f"`{plan.stage2_experiment}` with these overrides "
          "(`configs/stage1.yaml`, `configs/stage2.yaml`, merged from the "

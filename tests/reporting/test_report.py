@@ -4,6 +4,7 @@ Predictions are real label maps shifted sideways (more shift, more error),
 so every number in the report can be checked against Eq. 17-19.
 """
 import json
+import os
 
 import numpy as np
 import pytest
@@ -179,6 +180,9 @@ def test_report_provenance(output):
   assert "training 1m01s, evaluation 9.0s" in text
   assert "`tools/reproduce.py --dataset=cmp_facades` | abc1234 |" in text
   assert "Stage 2: seeds 0, 1" in text
+  # Which kernels ran: segwgan turns TF's oneDNN ops on on x86-64.
+  onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
+  assert f"; TF_ENABLE_ONEDNN_OPTS={onednn}." in text
 
 
 def test_shown_command_names_paths_relative_to_the_checkout():
