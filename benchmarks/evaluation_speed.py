@@ -3,16 +3,15 @@
 `inference.make_batch_predict_fn` (what `inference.evaluate`, the
 validation during training, runs on plain whole-image evaluation) traces
 the segmenter under
-`modeling.fused_inference.inference_kernels`: batch norm as the fused op
-(folded by TF into a preceding Conv2D) and folded here into a preceding
-depthwise convolution. The other side traces the same function with
-Keras' own kernels (the Model Garden's synchronized batch norm is
-element-wise ops). Same segmenter (fresh weights: time does not depend on
-them), same real CMP Facades validation batches of the stage-2
-experiment's validation pipeline at its evaluation batch size (1),
+`modeling.fused_inference.inference_kernels`: batch norm folded into the
+convolution before it, ReLU6 as min(ReLU, 6). The other side traces the
+same function with Keras' own kernels (the Model Garden's synchronized
+batch norm is element-wise ops). Same segmenter (fresh weights: time does
+not depend on them), same real CMP Facades validation batches of the
+stage-2 experiment's validation pipeline at its evaluation batch size (1),
 interleaved. (`tools/evaluate.py` and the reports predict through
-`serving.export.ServingModule`, which already traced fused batch norm;
-for them only the depthwise fold is new: see inference_latency.py.)
+`serving.export.ServingModule`, with the same kernels: see
+inference_latency.py.)
 
   .venv/bin/python benchmarks/evaluation_speed.py [--sizes=cpu,paper]
 

@@ -20,6 +20,12 @@ Sides (each a call on the same image, timed interleaved, medians):
   our tflite (export)  the export's model.tflite (serving_default)
   our tflite logits    our `logits` signature converted to TFLite the same way
 
+Unless `--no_before`, the export traced with Keras' own kernels (no
+`fused_inference`) as well: "savedmodel logits (Keras kernels)" and "our
+tflite (export, Keras kernels)". (A side without the depthwise batch-norm
+fold was removed with the Conv2D fold: with oneDNN on an AVX2 CPU, an
+unfolded Conv2D + fused batch norm + ReLU6 runs about 25x slower.)
+
 With `--candidates`, a SavedModel and four TFLite conversions not adopted
 (benchmarks/RESULTS.md):
   savedmodel logits, frozen   the `logits` signature with the weights as
@@ -39,7 +45,6 @@ Final lines: `inference_savedmodel_vs_tflite ratio=X target=<=1.2`
 ratio=X target=<=1.0` (our tflite (export) / google tflite).
 """
 import argparse
-import contextlib
 import dataclasses
 import pathlib
 import tempfile
@@ -91,22 +96,6 @@ def repeated(call, n=CALLS_PER_REP):
     for _ in range(n):
       call()
   return run
-
-
-@contextlib.contextmanager
-def unfolded_kernels():
-  """Exports whose batch norms are not folded into depthwise convolutions."""
-  original = fused_inference._batch_norm_inference  # pylint: disable=protected-access
-
-  def unfolded(self, inputs, training=None, mask=None, *, folding):
-    del folding
-    return original(self, inputs, training, mask, folding=[])
-
-  fused_inference._batch_norm_inference = unfolded  # pylint: disable=protected-access
-  try:
-    yield
-  finally:
-    fused_inference._batch_norm_inference = original  # pylint: disable=protected-access
 
 
 class _FixedSizeLogits(tf.Module):
@@ -256,17 +245,12 @@ def run(args):
       before_dir = export.export(
           loaded, pathlib.Path(tempfile.mkdtemp()) / "export", tflite=True)
     before_module, _ = export.load(before_dir)
-    with unfolded_kernels():
-      unfolded, _ = export.load(export.export(
-          loaded, pathlib.Path(tempfile.mkdtemp()) / "unfolded"))
     before_tflite = interpreter(before_dir / export.TFLITE_FILE,
                                 [1, SIZE, SIZE, 3])
     print(f"  before: tflite ops {len(before_tflite._get_ops_details())}")  # pylint: disable=protected-access
     before = {
         "savedmodel logits (Keras kernels)":
             lambda: before_module.logits(pixels_t).numpy(),
-        "savedmodel logits (no depthwise fold)":
-            lambda: unfolded.logits(pixels_t).numpy(),
         "our tflite (export, Keras kernels)": tflite_call(before_tflite,
                                                           image)}
   calls = {
@@ -311,8 +295,6 @@ def run(args):
     timing.ratio_of(times, "savedmodel logits, frozen", "savedmodel logits")
   if before:
     timing.ratio_of(times, "savedmodel logits (Keras kernels)",
-                    "savedmodel logits")
-    timing.ratio_of(times, "savedmodel logits (no depthwise fold)",
                     "savedmodel logits")
     timing.ratio_of(times, "our tflite (export, Keras kernels)",
                     "our tflite (export)")

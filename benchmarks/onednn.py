@@ -91,14 +91,14 @@ def run_child(args) -> None:
         f"{os.environ.get('TF_ENABLE_ONEDNN_OPTS')}, oneDNN ops "
         f"{'on' if enabled else 'off'}", flush=True)
   times = timing.interleaved(child_workloads(args.paper, args.checkpoint),
-                             reps=args.reps, warmup=1, budget_s=args.budget_s)
+                             reps=args.reps, warmup=1)
   print(RESULT + json.dumps({"onednn": enabled, "times": times}), flush=True)
 
 
 def spawn(side: str, args) -> dict:
   command = [sys.executable, __file__, "--child", f"--reps={args.reps}",
-             f"--budget_s={args.budget_s}", f"--checkpoint={args.checkpoint}"
-             ] + (["--paper"] if args.paper else [])
+             f"--checkpoint={args.checkpoint}"] + (["--paper"] if args.paper
+                                                   else [])
   env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=SIDES[side],
              TF_CPP_MIN_LOG_LEVEL="2")
   print(f"-- {side}: a child process", flush=True)
@@ -125,8 +125,6 @@ def main():
                       help="off/on pairs of child processes")
   parser.add_argument("--reps", type=int, default=4,
                       help="timed calls of each workload per child")
-  parser.add_argument("--budget_s", type=float, default=100.0,
-                      help="a child's timing budget after warm-up")
   parser.add_argument("--paper", action="store_true",
                       help="also the paper config's CE step (slow)")
   parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

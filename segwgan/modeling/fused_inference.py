@@ -24,8 +24,9 @@ _LOCK = threading.RLock()
 ONEDNN_HINT = ("TensorFlow runs a depthwise convolution with dilations only "
                "with its oneDNN ops, which this process does not run "
                "(`import segwgan` before TensorFlow turns them on on x86-64 "
-               "unless TF_ENABLE_ONEDNN_OPTS is set, e.g. to 0; TensorFlow "
-               "builds without oneDNN, such as macOS arm64's, cannot)")
+               "unless TF_ENABLE_ONEDNN_OPTS is set: unset it or set it to "
+               "1; TensorFlow builds without oneDNN, such as macOS arm64's, "
+               "cannot)")
 
 
 @functools.lru_cache(maxsize=None)
@@ -104,12 +105,12 @@ def _depthwise_inference(self, inputs, native_dilations, folding):
 
   outputs = convolve(self.depthwise_kernel, self.bias if self.use_bias
                      else None)
-  # Output channel c * multiplier + m is kernel[:, :, c, m]'s.
-  kernel_shape = self.depthwise_kernel.shape
-  return _foldable(
-      folding, outputs, self, convolve,
-      lambda scale: self.depthwise_kernel * tf.reshape(scale,
-                                                       kernel_shape[2:]))
+  def scaled_kernel(scale):
+    # Output channel c * multiplier + m is kernel[:, :, c, m]'s.
+    return self.depthwise_kernel * tf.reshape(
+        scale, self.depthwise_kernel.shape[2:])
+
+  return _foldable(folding, outputs, self, convolve, scaled_kernel)
 
 
 def _batch_norm_inference(self, inputs, training=None, mask=None, *,
@@ -135,8 +136,9 @@ def _batch_norm_inference(self, inputs, training=None, mask=None, *,
 
 def _relu6_inference(self, inputs):
   """ReLU6 as min(ReLU(x), 6): TF fuses the ReLU into a preceding
-  convolution, and runs that faster than its fused ReLU6 (2.8 against 2.2
-  ms for a 1x1 convolution here; 6.0 against 2.3 with oneDNN on AVX2)."""
+  convolution, which ran faster than its fused ReLU6 on an AVX2 CPU (a 1x1
+  convolution with bias, batch 1: fused ReLU6 2.8 ms, ReLU + Minimum 2.2
+  ms; with oneDNN 6.0 and 2.3 ms). The TFLite converter fuses both forms."""
   del self
   return tf.minimum(tf.nn.relu(inputs), 6.0)
 
@@ -159,9 +161,10 @@ def _patchable_relu6(layer) -> bool:
 
 
 def _patchable_conv(layer) -> bool:
-  return (isinstance(layer, tf_keras.layers.Conv2D) and
-          type(layer).call is tf_keras.layers.Conv2D.call and
-          layer.built and layer.compute_dtype == "float32" and
+  conv = tf_keras.layers.Conv2D
+  return (isinstance(layer, conv) and type(layer).call is conv.call and
+          type(layer).convolution_op is conv.convolution_op and
+          layer.padding != "causal" and layer.built and layer.compute_dtype == "float32" and
           layer.data_format == "channels_last" and layer.groups == 1)
 
 

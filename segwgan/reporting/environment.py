@@ -50,7 +50,8 @@ def git_commit(repo_dir) -> str:
 def machine() -> Dict[str, str]:
   cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
       else os.cpu_count()
-  # Whether TF ran its oneDNN ops (set by `import segwgan` on x86-64).
+  # Which kernels TF runs: `import segwgan` sets this to 1 on x86-64 unless
+  # set (see segwgan/__init__.py); the processes started inherit it.
   onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
   return {"python": platform.python_version(),
           "platform": platform.platform(), "cpu": cpu_model(),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+from official.vision.modeling.layers import nn_layers
 from PIL import Image
 
 from segwgan.evaluation import inference
@@ -139,7 +140,7 @@ def test_serving_graph_folds_batch_norm(loaded, native_dilations):
   # Every batch norm is folded into the convolution before it.
   assert types["FusedBatchNormV3"] == 0
   assert types["Conv2D"] >= 35 and types["DepthwiseConv2dNative"] >= 17
-  assert types["Relu6"] == 0
+  assert types["Relu6"] == 0 and types["Minimum"] >= 35
   # Portable by default: dilations as SpaceToBatchND / BatchToSpaceND.
   assert (types["SpaceToBatchND"] > 0) == (not native_dilations)
 
@@ -190,7 +191,9 @@ CONV_KINDS = pytest.mark.parametrize("kind", ["depthwise", "conv"])
     dict(scale=False, center=False), dict(dilation=2, epsilon=1e-7),
     dict(second_consumer=True)], ids=str)
 def test_fold(native_dilations, kind, case):
-  if case.get("dilation", 1) > 1 and kind == "depthwise":
+  if native_dilations and kind == "conv":
+    pytest.skip("native dilations change depthwise convolutions only")
+  if case.get("dilation", 1) > 1:
     require_native(native_dilations)
   model, images = conv_then_batch_norm(kind, **case)
   with fused_inference.inference_kernels(model, native_dilations):
@@ -213,6 +216,27 @@ def test_no_fold_across_an_activation(kind, epsilon):
   assert_same_outputs(outputs, model(images, training=False))
 
 
+class _ScaledConv2D(tf_keras.layers.Conv2D):
+  """A Conv2D whose convolution is its own (here: of a doubled kernel)."""
+
+  def convolution_op(self, inputs, kernel):
+    return super().convolution_op(inputs, 2.0 * kernel)
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: tf_keras.layers.Conv2D(6, 3, groups=3, padding="same"),
+    lambda: tf_keras.layers.Conv2D(4, 3, padding="same",
+                                   data_format="channels_first"),
+    lambda: nn_layers.Conv2D(4, 3, padding="causal"),
+    lambda: _ScaledConv2D(4, 3, padding="same")],
+    ids=["groups", "channels_first", "causal", "own_convolution_op"])
+def test_convolutions_it_cannot_fold_are_left_alone(layer):
+  inputs = tf_keras.Input([12, 12, 3])
+  model = tf_keras.Model(inputs, layer()(inputs))
+  with fused_inference.inference_kernels(model):
+    assert not patched_types(model)
+
+
 def test_relu6_as_min_of_relu():
   inputs = tf_keras.Input([None, None, 3])
   model = tf_keras.Model(inputs, tf_keras.layers.Activation(tf.nn.relu6)(
@@ -230,10 +254,11 @@ def test_relu6_as_min_of_relu():
   np.testing.assert_array_equal(outputs, reference)
 
 
-def test_mixed_precision_layers_are_left_alone():
+@CONV_KINDS
+def test_mixed_precision_layers_are_left_alone(kind):
   tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
   try:
-    model, images = conv_then_batch_norm(dilation=2)
+    model, images = conv_then_batch_norm(kind, dilation=2)
   finally:
     tf_keras.mixed_precision.set_global_policy("float32")
   with fused_inference.inference_kernels(model):
@@ -250,5 +275,6 @@ def test_evaluation_traces_the_fused_kernels(loaded, pixels):
   labels = predict(pixels, image_info).numpy()
   types = op_types(predict.get_concrete_function(pixels, image_info))
   assert types["FusedBatchNormV3"] == 0 and types["Relu6"] == 0
+  assert types["Minimum"] >= 35
   keras_labels = np.argmax(segmenter(pixels, training=False)[0], -1)
   assert np.mean(labels[0] == keras_labels) >= 0.999

@@ -92,6 +92,8 @@ def test_tflite_matches_keras_and_the_saved_model(loaded, exported, images):
                             for op in interpreter._get_ops_details())  # pylint: disable=protected-access
   # Each dilated depthwise convolution is one op (no SpaceToBatchND pairs).
   assert "SPACE_TO_BATCH_ND" not in ops and ops["DEPTHWISE_CONV_2D"] == 17
+  # ReLU6 (traced as min(ReLU(x), 6)) is fused into the convolutions.
+  assert not {"MINIMUM", "RELU", "RELU6"} & set(ops), ops
   runner = interpreter.get_signature_runner("serving_default")
   module, _ = export.load(exported)
   for image in images:
