@@ -105,6 +105,7 @@ def _depthwise_inference(self, inputs, native_dilations, folding):
 
   outputs = convolve(self.depthwise_kernel, self.bias if self.use_bias
                      else None)
+
   def scaled_kernel(scale):
     # Output channel c * multiplier + m is kernel[:, :, c, m]'s.
     return self.depthwise_kernel * tf.reshape(
@@ -164,7 +165,8 @@ def _patchable_conv(layer) -> bool:
   conv = tf_keras.layers.Conv2D
   return (isinstance(layer, conv) and type(layer).call is conv.call and
           type(layer).convolution_op is conv.convolution_op and
-          layer.padding != "causal" and layer.built and layer.compute_dtype == "float32" and
+          layer.padding != "causal" and layer.built and
+          layer.compute_dtype == "float32" and
           layer.data_format == "channels_last" and layer.groups == 1)
 
 
