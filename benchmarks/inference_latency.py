@@ -17,8 +17,14 @@ Sides (each a call on the same image, timed interleaved, medians):
   savedmodel native    `logits` of an export with `native_dilations`
                        (oneDNN-only dilated depthwise convolutions; left
                        out where TF's oneDNN ops are off)
-  our tflite (export)  the export's model.tflite (serving_default)
+  our tflite (export)  the export's model.tflite (serving_default), any size
+  our tflite (export, 257x257)  the same exported with `--tflite_size=257`
+                       (static shapes, like the Google file)
   our tflite logits    our `logits` signature converted to TFLite the same way
+
+"before: ..., no ASPP rewrite": the SavedModel `logits` and the 257x257
+model.tflite exported without `fused_inference`'s ASPP rewrite (the image
+pooling branch as a per-image bias).
 
 Unless `--no_before`, the export traced with Keras' own kernels (no
 `fused_inference`) as well: "savedmodel logits (Keras kernels)" and "our
@@ -42,7 +48,8 @@ With `--candidates`, a SavedModel and four TFLite conversions not adopted
 
 Final lines: `inference_savedmodel_vs_tflite ratio=X target=<=1.2`
 (savedmodel logits / google tflite) and `inference_our_tflite_vs_google
-ratio=X target=<=1.0` (our tflite (export) / google tflite).
+ratio=X target=<=1.0` (our tflite (export, 257x257) / google tflite: both
+of one size; the any-size export's ratio is printed above it).
 """
 import argparse
 import dataclasses
@@ -218,6 +225,8 @@ def run(args):
   export_dir = pathlib.Path(tempfile.mkdtemp()) / "export"
   export.export(loaded, export_dir, tflite=True)
   module, _ = export.load(export_dir)
+  fixed_dir = export.export(loaded, export_dir.with_name("fixed"), tflite=True,
+                            tflite_size=(SIZE, SIZE))
   pixels_t, image_t = tf.constant(pixels), tf.constant(image)
   native_sides = {}
   if fused_inference.native_dilations_supported():
@@ -238,8 +247,17 @@ def run(args):
 
   google = interpreter(timing.DM05_TFLITE)
   ours = interpreter(export_dir / export.TFLITE_FILE, [1, SIZE, SIZE, 3])
+  ours_fixed = interpreter(fixed_dir / export.TFLITE_FILE)
   ours_logits = interpreter(logits_tflite, [1, SIZE, SIZE, 3])
-  before = {}
+  with timing.no_spp_rewrite():
+    no_spp_dir = export.export(loaded, export_dir.with_name("no_spp"),
+                               tflite=True, tflite_size=(SIZE, SIZE))
+  no_spp_module, _ = export.load(no_spp_dir)
+  before = {
+      "before: savedmodel logits, no ASPP rewrite":
+          lambda: no_spp_module.logits(pixels_t).numpy(),
+      "before: our tflite (export, 257x257), no ASPP rewrite": tflite_call(
+          interpreter(no_spp_dir / export.TFLITE_FILE), image)}
   if not args.no_before:
     with timing.keras_kernels():
       before_dir = export.export(
@@ -248,7 +266,7 @@ def run(args):
     before_tflite = interpreter(before_dir / export.TFLITE_FILE,
                                 [1, SIZE, SIZE, 3])
     print(f"  before: tflite ops {len(before_tflite._get_ops_details())}")  # pylint: disable=protected-access
-    before = {
+    before |= {
         "savedmodel logits (Keras kernels)":
             lambda: before_module.logits(pixels_t).numpy(),
         "our tflite (export, Keras kernels)": tflite_call(before_tflite,
@@ -258,6 +276,7 @@ def run(args):
       "savedmodel logits": lambda: module.logits(pixels_t).numpy(),
       "savedmodel serving": lambda: module.serve(image_t)["labels"].numpy(),
       "our tflite (export)": tflite_call(ours, image),
+      "our tflite (export, 257x257)": tflite_call(ours_fixed, image),
       "our tflite logits": tflite_call(ours_logits, pixels),
       **native_sides,
       **before,
@@ -274,7 +293,8 @@ def run(args):
   for name, labels in agreement.items():
     print(f"  {name}: {np.mean(labels == reference):.4f} of pixels agree "
           "with the Google file's argmax")
-  for name, interp in (("google", google), ("ours", ours)):
+  for name, interp in (("google", google), ("ours", ours),
+                       ("ours, 257x257", ours_fixed)):
     print(f"  {name} tflite ops: {len(interp._get_ops_details())}")  # pylint: disable=protected-access
 
   times = timing.interleaved({k: repeated(v) for k, v in calls.items()},
@@ -286,14 +306,20 @@ def run(args):
   for name in native_sides:
     timing.ratio_of(times, name, "google tflite")
     timing.ratio_of(times, name, "savedmodel logits")
-  ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
+  timing.ratio_of(times, "our tflite (export)", "google tflite")
+  ours_ratio = timing.ratio_of(times, "our tflite (export, 257x257)",
+                               "google tflite")
   timing.ratio_of(times, "our tflite logits", "google tflite")
   for name in calls:
     if name.startswith("our tflite, "):
       timing.ratio_of(times, name, "google tflite")
   if args.candidates:
     timing.ratio_of(times, "savedmodel logits, frozen", "savedmodel logits")
-  if before:
+  timing.ratio_of(times, "savedmodel logits",
+                  "before: savedmodel logits, no ASPP rewrite")
+  timing.ratio_of(times, "our tflite (export, 257x257)",
+                  "before: our tflite (export, 257x257), no ASPP rewrite")
+  if not args.no_before:
     timing.ratio_of(times, "savedmodel logits (Keras kernels)",
                     "savedmodel logits")
     timing.ratio_of(times, "our tflite (export, Keras kernels)",

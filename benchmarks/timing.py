@@ -212,6 +212,19 @@ def keras_kernels():
     fused_inference.inference_kernels = original
 
 
+@contextlib.contextmanager
+def no_spp_rewrite():
+  """While open, `fused_inference` leaves the ASPP (SpatialPyramidPooling)
+  to its own call: the "before" side of its pooled-branch-as-bias rewrite."""
+  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
+  original = fused_inference._patchable_spp  # pylint: disable=protected-access
+  fused_inference._patchable_spp = lambda layer: False  # pylint: disable=protected-access
+  try:
+    yield
+  finally:
+    fused_inference._patchable_spp = original  # pylint: disable=protected-access
+
+
 def op_time_by_type(call: Callable[[], object], calls: int = 3,
                     top: int = 12) -> List[tuple]:
   """[(op type, self time in ms per call, share)] of `calls` calls of `call`,

@@ -2,6 +2,8 @@
 
   python tools/export.py --checkpoint=runs/segwgan/best \
       --export_dir=exports/cmp_segwgan --tflite
+  python tools/export.py --checkpoint=runs/segwgan/best \
+      --export_dir=exports/cmp_segwgan_512 --tflite --tflite_size=512
   python tools/export.py --checkpoint=checkpoints/tf_deeplab_mnv2_dm05_os8 \
       --dataset=pascal_voc2012 --export_dir=exports/voc
 
@@ -25,6 +27,10 @@ flags.DEFINE_string("dataset", None, "The classes of a converted "
                     "--checkpoint (default: the run's).")
 flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
                   "(float32, builtin ops).")
+flags.DEFINE_list("tflite_size", None, "HEIGHT,WIDTH (or one size for "
+                  "both): model.tflite takes [1, HEIGHT, WIDTH, 3] images "
+                  "only, with static shapes (about 10% faster in XNNPACK "
+                  "at 257x257; benchmarks/RESULTS.md); default any size.")
 flags.DEFINE_bool("native_dilations", False, "Trace the SavedModel's dilated "
                   "depthwise convolutions as one op each: 1.2-1.3x faster "
                   "on CPUs, for inference only (no gradients), and it runs "
@@ -37,14 +43,29 @@ flags.mark_flags_as_required(["export_dir", "checkpoint"])
 FLAGS = flags.FLAGS
 
 
+def tflite_size():
+  """--tflite_size as (height, width), or None."""
+  if FLAGS.tflite_size is None:
+    return None
+  try:
+    size = tuple(int(value) for value in FLAGS.tflite_size)
+  except ValueError:
+    raise ValueError("--tflite_size must be HEIGHT,WIDTH (or one size for "
+                     f"both); got {','.join(FLAGS.tflite_size)}") from None
+  size = size * 2 if len(size) == 1 else size
+  export.check_tflite_size(size, FLAGS.tflite)
+  return size
+
+
 def run_export() -> None:
+  size = tflite_size()
   if FLAGS.native_dilations:
     export.check_native_dilations()
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent
   io_utils.check_writable_dir(parent, "--export_dir")
   loaded = tool_flags.load_checkpoint(FLAGS.dataset)
   path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.tflite,
-                       native_dilations=FLAGS.native_dilations,
+                       tflite_size=size, native_dilations=FLAGS.native_dilations,
                        overwrite=FLAGS.overwrite)
   print(f"exported {loaded.info.dataset} segmenter from {loaded.info.source} "
         f"to {path}" + (" (+ model.tflite)" if FLAGS.tflite else ""))

@@ -16,6 +16,7 @@ import types
 
 import tensorflow as tf
 import tf_keras
+from official.vision.modeling.layers import deeplab
 
 # The smallest epsilon cuDNN's fused batch norm takes (TF's bound): a
 # smaller one is moved into the variance.
@@ -144,6 +145,29 @@ def _relu6_inference(self, inputs):
   return tf.minimum(tf.nn.relu(inputs), 6.0)
 
 
+def _spp_inference(self, inputs, training=None):
+  """SpatialPyramidPooling's output with the image-pooling branch's share of
+  the projection added as a per-image bias: projection(concat(branches,
+  broadcast(pooled))) = conv(concat(branches)) + conv(pooled), the 1x1
+  projection's input channels split. No broadcast, concatenation of it, or
+  its share of the projection at every pixel (a quarter of the ASPP-lite
+  projection's input in MobileNetV2 DeepLab; 1/5 of ResNet-101's)."""
+  del training
+  branches = [layer(inputs, training=False) for layer in self.aspp_layers]
+  pooled = tf.cast(branches.pop(), inputs.dtype)  # [B, 1, 1, C]
+  conv, norm, activation = self.projection.layers[:3]
+  gamma = norm.gamma if norm.scale else 1.0
+  beta = norm.beta if norm.center else 0.0
+  scale = gamma * tf.math.rsqrt(norm.moving_variance + norm.epsilon)
+  kernel = conv.kernel * scale  # [1, 1, in, out]
+  split = conv.kernel.shape[2] - pooled.shape[-1]
+  per_image = tf.nn.conv2d(pooled, kernel[:, :, split:], 1, "VALID")
+  per_image += beta - norm.moving_mean * scale
+  features = tf.concat(branches, -1) if len(branches) > 1 else branches[0]
+  outputs = tf.nn.conv2d(features, kernel[:, :, :split], 1, "VALID")
+  return activation(outputs + per_image)
+
+
 def _fusable_batch_norm(layer) -> bool:
   return (isinstance(layer, (tf_keras.layers.BatchNormalization,
                              tf_keras.layers.experimental.SyncBatchNormalization))
@@ -170,6 +194,22 @@ def _patchable_conv(layer) -> bool:
           layer.data_format == "channels_last" and layer.groups == 1)
 
 
+def _patchable_spp(layer) -> bool:
+  """The Model Garden's ASPP with global image pooling and a 1x1 projection
+  (conv, batch norm, activation, dropout) whose parts are patchable."""
+  spp = deeplab.SpatialPyramidPooling
+  if not (isinstance(layer, spp) and type(layer).call is spp.call and
+          layer.built and layer.pool_kernel_size is None and
+          tf_keras.backend.image_data_format() == "channels_last"):
+    return False
+  parts = layer.projection.layers
+  return (len(parts) == 4 and _patchable_conv(parts[0]) and
+          parts[0].kernel_size == (1, 1) and parts[0].strides == (1, 1) and
+          not parts[0].use_bias and _fusable_batch_norm(parts[1]) and
+          isinstance(parts[2], tf_keras.layers.Activation) and
+          isinstance(parts[3], tf_keras.layers.Dropout))
+
+
 def _patchable_depthwise(layer) -> bool:
   return (isinstance(layer, tf_keras.layers.DepthwiseConv2D) and
           type(layer).call is tf_keras.layers.DepthwiseConv2D.call and
@@ -192,7 +232,9 @@ def inference_kernels(model, native_dilations: bool = False):
     that fusion slowly without AVX-512. The unfolded convolution stays in
     the traced graph unused: TF prunes it when running a tf.function, and
     the TFLite converter drops it (called eagerly, both run);
-  * Activation layers of ReLU6: `_relu6_inference`.
+  * Activation layers of ReLU6: `_relu6_inference`;
+  * the Model Garden's SpatialPyramidPooling (ASPP) with global image
+    pooling: `_spp_inference`, the pooled branch as a per-image bias.
 
   The same outputs (to float rounding). Meant around the tracing of a
   tf.function: every call of the model meanwhile, in any thread, uses these
@@ -209,6 +251,8 @@ def inference_kernels(model, native_dilations: bool = False):
       for layer in getattr(model, "submodules", ()):
         if _fusable_batch_norm(layer):
           kernel = functools.partial(_batch_norm_inference, folding=folding)
+        elif _patchable_spp(layer):
+          kernel = _spp_inference
         elif _patchable_relu6(layer):
           kernel = _relu6_inference
         elif _patchable_conv(layer):

@@ -15,7 +15,8 @@ Signatures of an export:
 resize), ``assets.extra/needs_onednn`` marks an export with native
 dilations (see below), and ``model.tflite`` the optional TFLite conversion of
 ``serving_default`` (float32, builtin ops only, so XNNPACK runs all of it;
-batch 1 of any size after `resize_tensor_input`). An export is written to a
+batch 1 of any size after `resize_tensor_input`, or of one size:
+`tflite_size`). An export is written to a
 temporary directory and renamed when complete.
 
 The segmenter is traced with `modeling.fused_inference`'s kernels (fused
@@ -86,6 +87,14 @@ class ServingModule(tf.Module):
       tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
   def serve(self, images):
     """{'labels': int32 [B, H, W], 'probabilities': float32 [B, H, W, C]}."""
+    return self._serve(images)
+
+  def fixed_size_serve(self, height: int, width: int):
+    """`serve` for [1, height, width, 3] images only: static shapes."""
+    return tf.function(self._serve, input_signature=[
+        tf.TensorSpec([1, height, width, 3], tf.uint8, name="images")])
+
+  def _serve(self, images):
     pixels = tf.cast(images, tf.float32)
     size = tf.shape(images)[1:3]
     if self.info.resize_long_side > 0:
@@ -119,10 +128,12 @@ def check_native_dilations() -> None:
 
 
 def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
-           native_dilations: bool = False,
+           tflite_size=None, native_dilations: bool = False,
            overwrite: bool = False) -> pathlib.Path:
   """Writes the SavedModel (+ model.tflite) of `loaded` to `export_dir`.
 
+  `tflite_size`: (height, width) of model.tflite's only input size, batch
+  1 (static shapes: faster, as mobile models are); default any size.
   `native_dilations`: the SavedModel's dilated depthwise convolutions as
   one op each (faster; for inference only; runs only with TF's oneDNN ops
   on, see `fused_inference.ONEDNN_HINT`); model.tflite always has them so.
@@ -131,9 +142,12 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
     FileExistsError: `export_dir` exists and not `overwrite`. The previous
       export stays in place until the new one is complete, and a failed
       export leaves it untouched.
-    ValueError: `native_dilations` where this TF cannot run them.
+    ValueError: `native_dilations` where this TF cannot run them, or a
+      `tflite_size` without `tflite` or not two positive sizes.
   """
   export_dir = pathlib.Path(export_dir)
+  if tflite_size is not None:
+    check_tflite_size(tflite_size, tflite)
   if export_dir.exists() and not overwrite:
     raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
                           "replace it)")
@@ -150,16 +164,27 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
           "exported with --native_dilations: runs only with TensorFlow's "
           "oneDNN ops\n")
     if tflite:
-      (tmp / TFLITE_FILE).write_bytes(_tflite(loaded))
+      (tmp / TFLITE_FILE).write_bytes(_tflite(loaded, tflite_size))
   return export_dir
 
 
-def _tflite(loaded: checkpoints.Loaded) -> bytes:
+def check_tflite_size(size, tflite: bool) -> None:
+  """Raises ValueError unless `size` is (height, width) > 0 and `tflite`."""
+  if not tflite:
+    raise ValueError("--tflite_size is the size of model.tflite's input: "
+                     "it needs --tflite")
+  if len(size) != 2 or min(size) < 1:
+    raise ValueError(f"--tflite_size must be HEIGHT,WIDTH (or one size for "
+                     f"both), positive; got {size}")
+
+
+def _tflite(loaded: checkpoints.Loaded, size=None) -> bytes:
   """`convert_tflite` of a staging SavedModel traced for TFLite."""
   module = ServingModule(loaded.segmenter, loaded.info, native_dilations=True)
+  serve = module.serve if size is None else module.fixed_size_serve(*size)
   with tempfile.TemporaryDirectory(prefix="segwgan_tflite_") as staging:
     tf.saved_model.save(module, staging, signatures={
-        SERVING_KEY: module.serve.get_concrete_function()})
+        SERVING_KEY: serve.get_concrete_function()})
     return convert_tflite(pathlib.Path(staging))
 
 

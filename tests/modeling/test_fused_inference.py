@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+from official.vision.modeling.layers import deeplab
 from official.vision.modeling.layers import nn_layers
 from PIL import Image
 
@@ -112,7 +113,10 @@ def test_same_outputs_and_layers_restored(perturbed, pixels,
   assert patched["DepthwiseConv2D"] == 17
   assert patched["Conv2D"] >= 35
   assert patched["Activation"] >= 35  # The ReLU6 ones.
+  assert patched["SpatialPyramidPooling"] == 1
   types = op_types(function.get_concrete_function(pixels))
+  # The image pooling's broadcast is gone: one resize (of the logits).
+  assert types["ResizeBilinear"] == 1 and types["ConcatV2"] == 0
   # Every batch norm follows a convolution and is folded into it.
   assert types["FusedBatchNormV3"] == 0
   assert types["Relu6"] == 0 and types["Minimum"] >= 35
@@ -252,6 +256,52 @@ def test_relu6_as_min_of_relu():
   types = op_types(function.get_concrete_function(images))
   assert types["Relu6"] == 0 and types["Relu"] == 1
   np.testing.assert_array_equal(outputs, reference)
+
+
+def spatial_pyramid_pooling(**options):
+  """A model of a built ASPP with non-trivial weights and statistics, and
+  inputs."""
+  spp = tf_keras.Sequential(
+      [deeplab.SpatialPyramidPooling(output_channels=8, **options)])
+  images = np.random.default_rng(1).normal(size=[2, 9, 11, 6])
+  images = images.astype(np.float32)
+  spp(images, training=False)  # Builds it.
+  rng = np.random.default_rng(0)
+  for variable in spp.variables:
+    variable.assign(rng.uniform(0.5, 1.5, variable.shape))
+  return spp, images
+
+
+@pytest.mark.parametrize("options", [
+    dict(dilation_rates=[]),  # MobileNetV2 DeepLab's ASPP-lite.
+    dict(dilation_rates=[2, 3]),  # ResNet DeepLabv3's (rates 6, 12, 18).
+    dict(dilation_rates=[2], use_depthwise_convolution=True),
+    dict(dilation_rates=[2], activation="relu6")], ids=str)
+def test_spp_pooled_branch_as_a_bias(options):
+  spp, images = spatial_pyramid_pooling(**options)
+  reference = spp(images, training=False)
+  with fused_inference.inference_kernels(spp):
+    assert patched_types(spp)["SpatialPyramidPooling"] == 1
+    function = tf.function(lambda x: spp(x, training=False))
+    outputs = function(images)
+  types = op_types(function.get_concrete_function(images))
+  assert types["ResizeBilinear"] == 0 and types["FusedBatchNormV3"] == 0
+  assert types["ConcatV2"] == (1 if options["dilation_rates"] else 0)
+  assert_same_outputs(outputs, reference)
+
+
+@pytest.mark.parametrize("options", [
+    dict(dilation_rates=[], pool_kernel_size=[3, 3]),
+    dict(dilation_rates=[], dropout=0.5)],
+    ids=["pooling window", "dropout"])
+def test_spp_rewritten_only_with_global_pooling(options):
+  spp, images = spatial_pyramid_pooling(**options)
+  reference = spp(images, training=False)
+  with fused_inference.inference_kernels(spp):
+    rewritten = "SpatialPyramidPooling" in patched_types(spp)
+    outputs = spp(images, training=False)
+  assert_same_outputs(outputs, reference)
+  assert rewritten == ("dropout" in options)
 
 
 @CONV_KINDS

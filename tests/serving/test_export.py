@@ -83,10 +83,7 @@ def test_any_size_and_batches(loaded, exported, images):
 
 
 def test_tflite_matches_keras_and_the_saved_model(loaded, exported, images):
-  with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation note.
-    warnings.simplefilter("ignore")
-    interpreter = tf.lite.Interpreter(
-        model_path=str(exported / export.TFLITE_FILE))
+  interpreter = tflite_interpreter(exported / export.TFLITE_FILE)
   interpreter.allocate_tensors()
   ops = collections.Counter(op["op_name"]
                             for op in interpreter._get_ops_details())  # pylint: disable=protected-access
@@ -104,6 +101,40 @@ def test_tflite_matches_keras_and_the_saved_model(loaded, exported, images):
     assert agreement(out["labels"], expected["labels"].numpy()) >= 0.999
     np.testing.assert_allclose(out["probabilities"],
                                expected["probabilities"].numpy(), atol=1e-4)
+
+
+def tflite_interpreter(path):
+  with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation note.
+    warnings.simplefilter("ignore")
+    return tf.lite.Interpreter(model_path=str(path))
+
+
+def test_fixed_size_tflite(loaded, exported, images, tmp_path):
+  path = export.export(loaded, tmp_path / "fixed", tflite=True,
+                       tflite_size=(97, 129))
+  interpreter = tflite_interpreter(path / export.TFLITE_FILE)
+  interpreter.allocate_tensors()
+  (inputs,) = interpreter.get_input_details()
+  assert list(inputs["shape_signature"]) == [1, 97, 129, 3]
+  ops = {op["op_name"] for op in interpreter._get_ops_details()}  # pylint: disable=protected-access
+  assert "SHAPE" not in ops, ops  # No sizes computed at run time.
+  module, _ = export.load(exported)
+  image = images[0][:97, 13:142]
+  out = interpreter.get_signature_runner("serving_default")(images=image[None])
+  expected = module.serve(tf.constant(image[None]))
+  assert agreement(out["labels"], expected["labels"].numpy()) >= 0.999
+  np.testing.assert_allclose(out["probabilities"],
+                             expected["probabilities"].numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("size, tflite, message", [
+    ((257, 257), False, "needs --tflite"), ((0, 257), True, "positive"),
+    ((257,), True, "HEIGHT,WIDTH")])
+def test_bad_tflite_size_is_refused_before_writing(loaded, tmp_path, size,
+                                                   tflite, message):
+  with pytest.raises(ValueError, match=message):
+    export.export(loaded, tmp_path / "x", tflite=tflite, tflite_size=size)
+  assert not (tmp_path / "x").exists()
 
 
 def test_resize_in_graph_equals_the_predictor(loaded, images, tmp_path):

@@ -137,6 +137,16 @@ def test_export_of_a_missing_checkpoint_names_it(tmp_path):
   assert not (tmp_path / "x").exists()
 
 
+def test_export_refuses_a_bad_tflite_size_first(tmp_path):
+  result = tool("export.py", f"--checkpoint={tmp_path / 'nope'}",
+                "--dataset=pascal_voc2012", f"--export_dir={tmp_path / 'x'}",
+                "--tflite", "--tflite_size=257x257")
+  assert result.returncode == 2
+  assert "--tflite_size must be HEIGHT,WIDTH" in result.stderr
+  assert "257x257" in result.stderr and "Traceback" not in result.stderr
+  assert not (tmp_path / "x").exists()
+
+
 def test_predict_writes_labels_overlays_and_figures(exported, voc_images,
                                                     shared_data, tmp_path):
   out = tmp_path / "pred"
