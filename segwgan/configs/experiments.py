@@ -105,7 +105,13 @@ class SegTask(TrainingTask):
   """Stage 2 (Eq. 2-6, 14-15): DeepLabv3 with the frozen G and D.
 
   Attributes:
-    model: the segmenter (a Model Garden segmentation model config).
+    model: the segmenter (a Model Garden segmentation model config). The
+      registered experiments set `model.norm_activation.use_sync_bn`
+      false: with statistics frozen, synchronizing them across replicas
+      changes nothing, and the plain layer runs TF's fused batch-norm op
+      (0.88x bfloat16 and 0.93-0.97x float32 step time;
+      benchmarks/RESULTS.md). With fine_tune_batch_norm on several
+      replicas, set it true.
     variant: deeplabv3 (CE only) | seggan (Eq. 5) | segwgan (Eq. 6).
     gan_model_dir: the stage-1 model_dir: its params.yaml gives G's and D's
       configs and its latest checkpoint their weights.
@@ -179,8 +185,10 @@ def stage2(dataset: str, size: str) -> cfg.ExperimentConfig:
   settings = _size_settings(dataset, size)
   preset = settings["preset"]
   p = models.get_preset(preset)
+  model = models.model_config(preset, dataset)
+  model.norm_activation.use_sync_bn = False  # Statistics frozen: see SegTask.
   task = SegTask(
-      model=models.model_config(preset, dataset),
+      model=model,
       init_checkpoint=p.init_checkpoint,
       init_checkpoint_modules=list(p.init_checkpoint_modules) or "all",
       train_data=_data(dataset, settings, preset, True),

@@ -167,6 +167,13 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
   runner.set_precision(precision)
   runner.set_seed(task.seed, task.deterministic)
   strategy = runner.get_strategy(params.runtime.distribution_strategy)
+  if (task.fine_tune_batch_norm and strategy.num_replicas_in_sync > 1 and
+      not task.model.norm_activation.use_sync_bn):
+    logging.warning(
+        "fine_tune_batch_norm on %d replicas with "
+        "task.model.norm_activation.use_sync_bn false: each replica "
+        "normalizes with its own batch's statistics",
+        strategy.num_replicas_in_sync)
   info = labels.get_info(task.train_data.dataset)
   with strategy.scope():
     segmenter = segmenter_lib.build_segmenter(task.model)

@@ -5,7 +5,10 @@ import tensorflow as tf
 import tf_keras
 
 from conftest import cmp_raw_dataset
+from official.core import exp_factory
+
 from segwgan.configs import data as data_config
+from segwgan.configs import experiments
 from segwgan.configs import gan as gan_config
 from segwgan.configs import models
 from segwgan import labels
@@ -38,10 +41,11 @@ def make_trainer(converted_dm05):
                                                   divisor=divisor)
 
 
-def build_trainer(variant, checkpoint, seed=0, divisor=1):
+def build_trainer(variant, checkpoint, seed=0, divisor=1, sync_bn=True):
   tf_keras.utils.set_random_seed(seed)
-  segmenter = segmenter_lib.build_segmenter(
-      models.model_config(PRESET, "cmp_facades"))
+  model_config = models.model_config(PRESET, "cmp_facades")
+  model_config.norm_activation.use_sync_bn = sync_bn
+  segmenter = segmenter_lib.build_segmenter(model_config)
   segmenter_lib.init_from_checkpoint(segmenter, checkpoint)
   generator = critic = None
   if variant != "deeplabv3":
@@ -142,3 +146,35 @@ def test_bfloat16_policy_runs_on_cpu(batch, make_trainer):
     tf_keras.mixed_precision.set_global_policy("float32")
   assert all(np.isfinite(float(v)) for v in logs.values())
   assert trainer.segmenter.compute_dtype == "bfloat16"
+
+
+def test_stage2_experiments_use_the_plain_batch_norm():
+  for name in experiments.EXPERIMENTS:
+    if name.startswith("stage2_"):
+      config = exp_factory.get_exp_config(name)
+      assert not config.task.fine_tune_batch_norm, name
+      assert not config.task.model.norm_activation.use_sync_bn, name
+
+
+def test_frozen_batch_norm_step_is_the_same_unsynchronized(batch,
+                                                           converted_dm05):
+  """With statistics frozen, the plain (fused) batch norm that the stage-2
+  experiments use gives the synchronized one's loss and updates."""
+  results = []
+  for sync_bn in (True, False):
+    trainer = build_trainer("segwgan", converted_dm05, sync_bn=sync_bn)
+    norms = [layer for layer in trainer.segmenter.submodules
+             if isinstance(layer, tf_keras.layers.BatchNormalization)]
+    assert len(norms) >= 50
+    assert all(layer.synchronized == sync_bn for layer in norms)
+    before = snapshot(trainer.segmenter.trainable_variables)
+    logs = tf.function(trainer.train_step)(batch)
+    after = snapshot(trainer.segmenter.trainable_variables)
+    results.append((float(tf.reduce_mean(logs["loss"])),
+                    {i: after[i] - before[i] for i in before}))
+  (sync_loss, sync_updates), (plain_loss, plain_updates) = results
+  np.testing.assert_allclose(plain_loss, sync_loss, rtol=1e-5)
+  moved = [i for i, update in sync_updates.items() if np.any(update)]
+  assert len(moved) > 100
+  for i in moved:  # Adam's first step: lr * sign(gradient) where it is big.
+    np.testing.assert_allclose(plain_updates[i], sync_updates[i], atol=2e-4)
