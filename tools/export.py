@@ -29,8 +29,9 @@ flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
                   "(float32, builtin ops).")
 flags.DEFINE_list("tflite_size", None, "HEIGHT,WIDTH (or one size for "
                   "both): model.tflite takes [1, HEIGHT, WIDTH, 3] images "
-                  "only, with static shapes (about 10% faster in XNNPACK "
-                  "at 257x257; benchmarks/RESULTS.md); default any size.")
+                  "only, with static shapes (0.86-0.91x the time in "
+                  "XNNPACK at 257x257 on an AMD Zen 4, 0.98x on an Intel "
+                  "CPU; benchmarks/RESULTS.md); default any size.")
 flags.DEFINE_bool("native_dilations", False, "Trace the SavedModel's dilated "
                   "depthwise convolutions as one op each: 1.2-1.3x faster "
                   "on CPUs, for inference only (no gradients), and it runs "
@@ -47,13 +48,18 @@ def tflite_size():
   """--tflite_size as (height, width), or None."""
   if FLAGS.tflite_size is None:
     return None
+  typed = ",".join(FLAGS.tflite_size)
+  if not FLAGS.tflite:
+    raise ValueError(f"--tflite_size={typed} is the size of model.tflite's "
+                     "input: it needs --tflite")
   try:
     size = tuple(int(value) for value in FLAGS.tflite_size)
   except ValueError:
-    raise ValueError("--tflite_size must be HEIGHT,WIDTH (or one size for "
-                     f"both); got {','.join(FLAGS.tflite_size)}") from None
+    size = ()
   size = size * 2 if len(size) == 1 else size
-  export.check_tflite_size(size, FLAGS.tflite)
+  if len(size) != 2 or min(size) < 1:
+    raise ValueError("--tflite_size must be HEIGHT,WIDTH (or one size for "
+                     f"both), positive integers; got {typed}")
   return size
 
 

@@ -1,9 +1,10 @@
 """Inference kernels of the same outputs for a Keras model's layers.
 
-`inference_kernels` patches, while open, how batch norm, convolutions and
-ReLU6 compute their inference outputs: folded and fused ops that TF (and
-the TFLite converter) run faster than Keras' own, e.g. the Model Garden's
-synchronized batch norm, which is element-wise ops otherwise.
+`inference_kernels` patches, while open, how batch norm, convolutions,
+ReLU6 and the Model Garden's ASPP compute their inference outputs: folded
+and fused ops that TF (and the TFLite converter) run faster than Keras'
+own, e.g. the Model Garden's synchronized batch norm, which is element-wise
+ops otherwise.
 Evaluation and the export trace the segmenter under it. For inference
 only: a patched batch norm ignores `training`, and TF's registered gradient
 of a depthwise convolution with `dilations` (`native_dilations`) is wrong.
@@ -150,7 +151,7 @@ def _spp_inference(self, inputs, training=None):
   the projection added as a per-image bias: projection(concat(branches,
   broadcast(pooled))) = conv(concat(branches)) + conv(pooled), the 1x1
   projection's input channels split. No broadcast, concatenation of it, or
-  its share of the projection at every pixel (a quarter of the ASPP-lite
+  its share of the projection at every pixel (half of the ASPP-lite
   projection's input in MobileNetV2 DeepLab; 1/5 of ResNet-101's)."""
   del training
   branches = [layer(inputs, training=False) for layer in self.aspp_layers]
@@ -199,13 +200,15 @@ def _patchable_spp(layer) -> bool:
   (conv, batch norm, activation, dropout) whose parts are patchable."""
   spp = deeplab.SpatialPyramidPooling
   if not (isinstance(layer, spp) and type(layer).call is spp.call and
-          layer.built and layer.pool_kernel_size is None and
-          tf_keras.backend.image_data_format() == "channels_last"):
+          type(layer).build is spp.build and layer.built and
+          layer.pool_kernel_size is None):
     return False
   parts = layer.projection.layers
   return (len(parts) == 4 and _patchable_conv(parts[0]) and
           parts[0].kernel_size == (1, 1) and parts[0].strides == (1, 1) and
-          not parts[0].use_bias and _fusable_batch_norm(parts[1]) and
+          not parts[0].use_bias and
+          parts[0].activation is tf_keras.activations.linear and
+          _fusable_batch_norm(parts[1]) and
           isinstance(parts[2], tf_keras.layers.Activation) and
           isinstance(parts[3], tf_keras.layers.Dropout))
 

@@ -25,6 +25,7 @@ request), a dilated depthwise convolution as one op with dilations (Keras'
 SpaceToBatchND / conv / BatchToSpaceND with run-time paddings split
 XNNPACK's graph in 24 pieces).
 """
+import numbers
 import pathlib
 import tempfile
 
@@ -89,8 +90,9 @@ class ServingModule(tf.Module):
     """{'labels': int32 [B, H, W], 'probabilities': float32 [B, H, W, C]}."""
     return self._serve(images)
 
-  def fixed_size_serve(self, height: int, width: int):
-    """`serve` for [1, height, width, 3] images only: static shapes."""
+  def serve_for_size(self, height: int, width: int):
+    """A new tf.function: `serve` for [1, height, width, 3] images only
+    (static shapes)."""
     return tf.function(self._serve, input_signature=[
         tf.TensorSpec([1, height, width, 3], tf.uint8, name="images")])
 
@@ -132,8 +134,9 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
            overwrite: bool = False) -> pathlib.Path:
   """Writes the SavedModel (+ model.tflite) of `loaded` to `export_dir`.
 
-  `tflite_size`: (height, width) of model.tflite's only input size, batch
-  1 (static shapes: faster, as mobile models are); default any size.
+  `tflite_size`: (height, width), or one int for both, of model.tflite's
+  only input size, batch 1 (static shapes: faster, as mobile models are);
+  default any size.
   `native_dilations`: the SavedModel's dilated depthwise convolutions as
   one op each (faster; for inference only; runs only with TF's oneDNN ops
   on, see `fused_inference.ONEDNN_HINT`); model.tflite always has them so.
@@ -147,7 +150,7 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
   """
   export_dir = pathlib.Path(export_dir)
   if tflite_size is not None:
-    check_tflite_size(tflite_size, tflite)
+    tflite_size = checked_tflite_size(tflite_size, tflite)
   if export_dir.exists() and not overwrite:
     raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
                           "replace it)")
@@ -168,20 +171,27 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
   return export_dir
 
 
-def check_tflite_size(size, tflite: bool) -> None:
-  """Raises ValueError unless `size` is (height, width) > 0 and `tflite`."""
+def checked_tflite_size(size, tflite: bool) -> tuple:
+  """`size` as (height, width); ValueError unless both are positive ints
+  (one int: both) and `tflite`."""
   if not tflite:
-    raise ValueError("--tflite_size is the size of model.tflite's input: "
-                     "it needs --tflite")
-  if len(size) != 2 or min(size) < 1:
-    raise ValueError(f"--tflite_size must be HEIGHT,WIDTH (or one size for "
-                     f"both), positive; got {size}")
+    raise ValueError("tflite_size is the size of model.tflite's input: it "
+                     "needs tflite=True")
+  if isinstance(size, numbers.Integral):
+    size = (size, size)
+  size = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+  if (len(size) != 2 or
+      not all(isinstance(n, numbers.Integral) for n in size) or
+      min(size) < 1):
+    raise ValueError("tflite_size must be (height, width) or one size, "
+                     f"positive integers; got {size}")
+  return tuple(int(n) for n in size)
 
 
 def _tflite(loaded: checkpoints.Loaded, size=None) -> bytes:
   """`convert_tflite` of a staging SavedModel traced for TFLite."""
   module = ServingModule(loaded.segmenter, loaded.info, native_dilations=True)
-  serve = module.serve if size is None else module.fixed_size_serve(*size)
+  serve = module.serve if size is None else module.serve_for_size(*size)
   with tempfile.TemporaryDirectory(prefix="segwgan_tflite_") as staging:
     tf.saved_model.save(module, staging, signatures={
         SERVING_KEY: serve.get_concrete_function()})

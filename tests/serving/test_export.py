@@ -128,13 +128,21 @@ def test_fixed_size_tflite(loaded, exported, images, tmp_path):
 
 
 @pytest.mark.parametrize("size, tflite, message", [
-    ((257, 257), False, "needs --tflite"), ((0, 257), True, "positive"),
-    ((257,), True, "HEIGHT,WIDTH")])
-def test_bad_tflite_size_is_refused_before_writing(loaded, tmp_path, size,
-                                                   tflite, message):
+    ((257, 257), False, "needs tflite"), ((0, 257), True, "positive"),
+    ((257,), True, "height, width"), (257.0, True, "integers")])
+def test_bad_tflite_size_is_refused_before_anything(loaded, tmp_path, size,
+                                                    tflite, message):
+  # An existing directory: the size is checked before it (and before
+  # anything is written).
+  (tmp_path / "x").mkdir()
   with pytest.raises(ValueError, match=message):
     export.export(loaded, tmp_path / "x", tflite=tflite, tflite_size=size)
-  assert not (tmp_path / "x").exists()
+  assert not list((tmp_path / "x").iterdir())
+
+
+def test_one_tflite_size_is_both():
+  assert export.checked_tflite_size(257, tflite=True) == (257, 257)
+  assert export.checked_tflite_size([97, np.int64(129)], True) == (97, 129)
 
 
 def test_resize_in_graph_equals_the_predictor(loaded, images, tmp_path):

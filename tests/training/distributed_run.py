@@ -50,8 +50,9 @@ def batches(n_images=4, batch=4):
 def one_step_baseline(strategy):
   with strategy.scope():
     tf_keras.utils.set_random_seed(0)
-    segmenter = segmenter_lib.build_segmenter(
-        models.model_config(PRESET, "cmp_facades"))
+    config = models.model_config(PRESET, "cmp_facades")
+    config.norm_activation.use_sync_bn = False  # As the stage-2 experiments.
+    segmenter = segmenter_lib.build_segmenter(config)
     trainer = seg_model.SegTrainer(segmenter, variant="deeplabv3",
                                    palette=labels.CMP_FACADES.palette())
     trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
