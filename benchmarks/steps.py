@@ -20,7 +20,6 @@ from segwgan import labels  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import critic as critic_lib  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import generator as generator_lib  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
-from segwgan.training import gan_model  # pylint: disable=g-import-not-at-top
 from segwgan.training import runner  # pylint: disable=g-import-not-at-top
 from segwgan.training import seg_model  # pylint: disable=g-import-not-at-top
 from segwgan.training import tasks  # pylint: disable=g-import-not-at-top
@@ -95,19 +94,7 @@ def stage1_trainer(gan_loss: str, size: str = "cpu"):
   the `gan_loss` preset, fresh G and D; its task config)."""
   stage1 = experiments.stage1(DATASET, size)
   stage1.override(experiments.GAN_LOSS_PRESETS[gan_loss], is_strict=False)
-  task = stage1.task
-  info = labels.get_info(DATASET)
-  trainer = gan_model.GanTrainer(
-      generator_lib.build_generator(task.generator, info.num_classes),
-      critic_lib.build_critic(task.critic, info.num_classes),
-      num_classes=info.num_classes, gan_loss=task.gan_loss,
-      palette=info.palette(), l1_weight=task.l1_weight,
-      critic_steps=task.critic_steps, clip_value=task.clip_value,
-      gp_weight=task.gp_weight)
-  trainer.compile(
-      tasks.build_optimizer(stage1.trainer.optimizer_config, "float32"),
-      tasks.build_optimizer(task.critic_optimizer, "float32"))
-  return trainer, task
+  return tasks.build_gan_trainer(stage1, "float32"), stage1.task
 
 
 def stepper(trainer, batches, loss: str = "loss"):

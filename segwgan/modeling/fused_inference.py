@@ -116,17 +116,25 @@ def _depthwise_inference(self, inputs, native_dilations, folding):
   return _foldable(folding, outputs, self, convolve, scaled_kernel)
 
 
+def _scale_and_shift(norm):
+  """(scale, shift): a BatchNormalization's inference output is
+  x * scale + shift."""
+  gamma = norm.gamma if norm.scale else 1.0
+  beta = norm.beta if norm.center else 0.0
+  scale = gamma * tf.math.rsqrt(norm.moving_variance + norm.epsilon)
+  return scale, beta - norm.moving_mean * scale
+
+
 def _batch_norm_inference(self, inputs, training=None, mask=None, *,
                           folding):
   """BatchNormalization's inference output: folded into the convolution
   whose output `inputs` is, else one FusedBatchNormV3."""
   del training, mask
+  if folding and folding[0] is inputs:
+    return folding[1](*_scale_and_shift(self))
   ones = tf.ones_like(self.moving_mean)
   gamma = self.gamma if self.scale else ones
   beta = self.beta if self.center else 0.0 * ones
-  if folding and folding[0] is inputs:
-    scale = gamma * tf.math.rsqrt(self.moving_variance + self.epsilon)
-    return folding[1](scale, beta - self.moving_mean * scale)
   variance, epsilon = self.moving_variance, self.epsilon
   if epsilon < _FUSED_MIN_EPSILON:  # The same variance + epsilon as Keras'.
     variance = variance + (epsilon - _FUSED_MIN_EPSILON)
@@ -157,13 +165,10 @@ def _spp_inference(self, inputs, training=None):
   branches = [layer(inputs, training=False) for layer in self.aspp_layers]
   pooled = tf.cast(branches.pop(), inputs.dtype)  # [B, 1, 1, C]
   conv, norm, activation = self.projection.layers[:3]
-  gamma = norm.gamma if norm.scale else 1.0
-  beta = norm.beta if norm.center else 0.0
-  scale = gamma * tf.math.rsqrt(norm.moving_variance + norm.epsilon)
+  scale, shift = _scale_and_shift(norm)
   kernel = conv.kernel * scale  # [1, 1, in, out]
   split = conv.kernel.shape[2] - pooled.shape[-1]
-  per_image = tf.nn.conv2d(pooled, kernel[:, :, split:], 1, "VALID")
-  per_image += beta - norm.moving_mean * scale
+  per_image = tf.nn.conv2d(pooled, kernel[:, :, split:], 1, "VALID") + shift
   features = tf.concat(branches, -1) if len(branches) > 1 else branches[0]
   outputs = tf.nn.conv2d(features, kernel[:, :, :split], 1, "VALID")
   return activation(outputs + per_image)

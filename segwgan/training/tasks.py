@@ -86,6 +86,25 @@ def _common_callbacks(params, model_dir: str, optimizer_name: str,
   return summaries, [progress, summaries]
 
 
+def build_gan_trainer(params: cfg.ExperimentConfig,
+                      precision: str) -> gan_model.GanTrainer:
+  """The compiled stage-1 GanTrainer of `params`, with fresh G and D."""
+  task = params.task
+  info = labels.get_info(task.train_data.dataset)
+  trainer = gan_model.GanTrainer(
+      generator_lib.build_generator(task.generator, info.num_classes),
+      critic_lib.build_critic(task.critic, info.num_classes),
+      num_classes=info.num_classes, gan_loss=task.gan_loss,
+      palette=info.palette(), l1_weight=task.l1_weight,
+      critic_steps=task.critic_steps, clip_value=task.clip_value,
+      gp_weight=task.gp_weight)
+  trainer.compile(
+      build_optimizer(params.trainer.optimizer_config, precision),
+      build_optimizer(task.critic_optimizer, precision),
+      jit_compile=params.runtime.enable_xla)
+  return trainer
+
+
 def train_stage1(params: cfg.ExperimentConfig, model_dir: str) -> int:
   """Trains G and D (Eq. 7-13, 16); returns the step reached."""
   task = params.task
@@ -93,19 +112,8 @@ def train_stage1(params: cfg.ExperimentConfig, model_dir: str) -> int:
   runner.set_precision(precision)
   runner.set_seed(task.seed, task.deterministic)
   strategy = runner.get_strategy(params.runtime.distribution_strategy)
-  info = labels.get_info(task.train_data.dataset)
   with strategy.scope():
-    trainer = gan_model.GanTrainer(
-        generator_lib.build_generator(task.generator, info.num_classes),
-        critic_lib.build_critic(task.critic, info.num_classes),
-        num_classes=info.num_classes, gan_loss=task.gan_loss,
-        palette=info.palette(), l1_weight=task.l1_weight,
-        critic_steps=task.critic_steps, clip_value=task.clip_value,
-        gp_weight=task.gp_weight)
-    trainer.compile(
-        build_optimizer(params.trainer.optimizer_config, precision),
-        build_optimizer(task.critic_optimizer, precision),
-        jit_compile=params.runtime.enable_xla)
+    trainer = build_gan_trainer(params, precision)
   save_params(params, model_dir)
   _, extra = _common_callbacks(params, model_dir, "g_optimizer",
                                _sample_batch(params))
