@@ -5,10 +5,12 @@ ReLU6 and the Model Garden's ASPP compute their inference outputs: folded
 and fused ops that TF (and the TFLite converter) run faster than Keras'
 own, e.g. the Model Garden's synchronized batch norm, which is element-wise
 ops otherwise.
-Evaluation and the export trace the segmenter under it. For inference
-only: a patched batch norm ignores `training`, and TF's registered gradient
-of a depthwise convolution with `dilations` (`native_dilations`) is wrong.
-TF runs that op only with oneDNN (`native_dilations_supported`).
+Evaluation and the export trace the segmenter under it, and stage 2's
+training step under `frozen_batch_norm_kernels` (its subset with the right
+gradients). A patched batch norm ignores `training`: inference outputs
+only. TF's registered gradient of a depthwise convolution with `dilations`
+(`native_dilations`) is wrong; TF runs that op only with oneDNN
+(`native_dilations_supported`).
 """
 import contextlib
 import functools
@@ -18,6 +20,7 @@ import types
 import tensorflow as tf
 import tf_keras
 from official.vision.modeling.layers import deeplab
+from tf_keras.src.mixed_precision import autocast_variable
 
 # The smallest epsilon cuDNN's fused batch norm takes (TF's bound): a
 # smaller one is moved into the variance.
@@ -52,6 +55,13 @@ def native_dilations_supported() -> bool:
   return bool(abs(native - portable).max() < 1e-5)
 
 
+def _stored_dtypes():
+  """While open, variables read in their own dtype (float32), also inside
+  a mixed-precision layer's call, where Keras reads its kernels in the
+  compute dtype: folds are computed in float32, then cast."""
+  return autocast_variable.enable_auto_cast_variables(None)
+
+
 def _foldable(folding, outputs, layer, convolve, scaled_kernel):
   """`layer`'s output: linear, it is left open to a batch-norm fold (the
   fold is `convolve` of the kernel scaled per output channel)."""
@@ -59,8 +69,10 @@ def _foldable(folding, outputs, layer, convolve, scaled_kernel):
     return layer.activation(outputs)
 
   def fold(scale, shift):
-    bias = layer.bias * scale if layer.use_bias else 0.0
-    return convolve(scaled_kernel(scale), bias + shift)
+    with _stored_dtypes():
+      bias = layer.bias * scale if layer.use_bias else 0.0
+      kernel = scaled_kernel(scale)
+    return convolve(kernel, bias + shift)
 
   folding[:] = [outputs, fold]
   return outputs
@@ -166,19 +178,27 @@ def _spp_inference(self, inputs, training=None):
   pooled = tf.cast(branches.pop(), inputs.dtype)  # [B, 1, 1, C]
   conv, norm, activation = self.projection.layers[:3]
   scale, shift = _scale_and_shift(norm)
-  kernel = conv.kernel * scale  # [1, 1, in, out]
+  with _stored_dtypes():
+    kernel = tf.cast(conv.kernel * scale, inputs.dtype)  # [1, 1, in, out]
   split = conv.kernel.shape[2] - pooled.shape[-1]
-  per_image = tf.nn.conv2d(pooled, kernel[:, :, split:], 1, "VALID") + shift
+  per_image = (tf.nn.conv2d(pooled, kernel[:, :, split:], 1, "VALID") +
+               tf.cast(shift, inputs.dtype))
   features = tf.concat(branches, -1) if len(branches) > 1 else branches[0]
   outputs = tf.nn.conv2d(features, kernel[:, :, :split], 1, "VALID")
   return activation(outputs + per_image)
+
+
+def _floating(layer) -> bool:
+  """Whether `layer` computes in a floating dtype (float32, or the bfloat16
+  or float16 of a mixed-precision policy)."""
+  return tf.as_dtype(layer.compute_dtype).is_floating
 
 
 def _fusable_batch_norm(layer) -> bool:
   return (isinstance(layer, (tf_keras.layers.BatchNormalization,
                              tf_keras.layers.experimental.SyncBatchNormalization))
           and type(layer).call is tf_keras.layers.BatchNormalization.call and
-          layer.built and layer.compute_dtype == "float32" and
+          layer.built and _floating(layer) and
           list(layer.axis) == [3] and
           getattr(layer, "virtual_batch_size", None) is None and
           not getattr(layer, "renorm", False))
@@ -188,7 +208,7 @@ def _patchable_relu6(layer) -> bool:
   return (isinstance(layer, tf_keras.layers.Activation) and
           type(layer).call is tf_keras.layers.Activation.call and
           layer.activation is tf.nn.relu6 and
-          layer.compute_dtype == "float32")
+          _floating(layer))
 
 
 def _patchable_conv(layer) -> bool:
@@ -196,7 +216,7 @@ def _patchable_conv(layer) -> bool:
   return (isinstance(layer, conv) and type(layer).call is conv.call and
           type(layer).convolution_op is conv.convolution_op and
           layer.padding != "causal" and layer.built and
-          layer.compute_dtype == "float32" and
+          _floating(layer) and
           layer.data_format == "channels_last" and layer.groups == 1)
 
 
@@ -221,13 +241,13 @@ def _patchable_spp(layer) -> bool:
 def _patchable_depthwise(layer) -> bool:
   return (isinstance(layer, tf_keras.layers.DepthwiseConv2D) and
           type(layer).call is tf_keras.layers.DepthwiseConv2D.call and
-          layer.built and layer.compute_dtype == "float32" and
+          layer.built and _floating(layer) and
           layer.data_format == "channels_last")
 
 
 @contextlib.contextmanager
 def inference_kernels(model, native_dilations: bool = False):
-  """While open, `model`'s float32 layers compute inference outputs with:
+  """While open, `model`'s layers compute inference outputs with:
 
   * built channels-last BatchNormalization layers (also the synchronized
     ones, which differ only when training on several replicas): folded
@@ -248,10 +268,33 @@ def inference_kernels(model, native_dilations: bool = False):
   tf.function: every call of the model meanwhile, in any thread, uses these
   kernels, and one thread at a time holds them (nested contexts are fine).
   The layers' own `call` is back on exit; functions traced meanwhile keep
-  these kernels. Layers of other compute dtypes (a mixed-precision policy),
-  subclasses with their own `call`, and a `model` that is not a tf.Module
-  are left as they are.
+  these kernels. Layers of a mixed-precision policy compute in its dtype
+  (folds in float32, then cast). Subclasses with their own `call`, and a
+  `model` that is not a tf.Module, are left as they are.
   """
+  with _patched(model, native_dilations=native_dilations, relu6=True,
+                spp=True):
+    yield
+
+
+@contextlib.contextmanager
+def frozen_batch_norm_kernels(model):
+  """`inference_kernels` for a training step that calls `model` with
+  `training=False` (batch-norm statistics frozen, as stage 2): the batch-norm
+  fold and the ASPP rewrite, differentiable in every weight (the fold's
+  scale, gamma / sqrt(moving variance + epsilon), is computed in the graph).
+  TF then fuses convolution + bias + ReLU6 forward and drops the batch
+  norm's gradient op. ReLU6 stays one op (min(ReLU, 6)'s gradient is
+  slower) and dilations keep Keras' form (the native op's gradient is
+  wrong)."""
+  with _patched(model, native_dilations=False, relu6=False, spp=True):
+    yield
+
+
+@contextlib.contextmanager
+def _patched(model, *, native_dilations: bool, relu6: bool, spp: bool):
+  """`model`'s layers patched with the kernels asked for (see
+  `inference_kernels`)."""
   folding = []
   patched = []
   with _LOCK:
@@ -259,9 +302,9 @@ def inference_kernels(model, native_dilations: bool = False):
       for layer in getattr(model, "submodules", ()):
         if _fusable_batch_norm(layer):
           kernel = functools.partial(_batch_norm_inference, folding=folding)
-        elif _patchable_spp(layer):
+        elif spp and _patchable_spp(layer):
           kernel = _spp_inference
-        elif _patchable_relu6(layer):
+        elif relu6 and _patchable_relu6(layer):
           kernel = _relu6_inference
         elif _patchable_conv(layer):
           kernel = functools.partial(_conv_inference, folding=folding)

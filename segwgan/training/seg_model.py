@@ -10,6 +10,7 @@ import tensorflow as tf
 import tf_keras
 
 from segwgan import losses
+from segwgan.modeling import fused_inference
 from segwgan.training import maps
 from segwgan.training import runner
 
@@ -52,6 +53,15 @@ class SegTrainer(tf_keras.Model):
   def call(self, images, training=False):
     return self.segmenter(images, training=training)
 
+  def segment(self, images):
+    """p_seg (Eq. 14) for a training step: batch-norm statistics frozen
+    (batch norm folded into the convolutions, the same outputs and
+    gradients, faster) unless fine_tune_batch_norm."""
+    if self.fine_tune_batch_norm:
+      return self.segmenter(images, training=True)
+    with fused_inference.frozen_batch_norm_kernels(self.segmenter):
+      return self.segmenter(images, training=False)
+
   def adversarial_loss(self, score):
     """l_A: Eq. 5 for SegGAN, Eq. 6 for SegWGAN."""
     if self.variant == "seggan":
@@ -62,9 +72,7 @@ class SegTrainer(tf_keras.Model):
     features, labels = data
     valid = labels["valid_masks"]
     with tf.GradientTape() as tape:
-      # Batch-norm statistics stay frozen unless fine_tune_batch_norm.
-      logits = self.segmenter(features["image"],
-                              training=self.fine_tune_batch_norm)
+      logits = self.segment(features["image"])
       segmentation = losses.segmentation_loss(labels["masks"], logits)
       logs = {"segloss": segmentation}
       total = segmentation

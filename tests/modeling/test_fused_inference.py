@@ -306,17 +306,117 @@ def test_spp_rewritten_only_with_global_pooling(options):
   assert rewritten == ("dropout" in options)
 
 
-@CONV_KINDS
-def test_mixed_precision_layers_are_left_alone(kind):
-  tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
+def in_policy(policy, build):
+  """`build()` under the Keras dtype `policy`."""
+  tf_keras.mixed_precision.set_global_policy(policy)
   try:
-    model, images = conv_then_batch_norm(kind, dilation=2)
+    return build()
   finally:
     tf_keras.mixed_precision.set_global_policy("float32")
+
+
+@CONV_KINDS
+def test_mixed_precision_layers_fold_in_their_dtype(kind):
+  model, images = in_policy("mixed_bfloat16", lambda: conv_then_batch_norm(
+      kind, dilation=2))
+  reference = model(images, training=False)
   with fused_inference.inference_kernels(model):
-    assert not patched_types(model)
-    outputs = model(images, training=False)
+    assert patched_types(model)["BatchNormalization"] == 1
+    function = tf.function(lambda x: model(x, training=False))
+    outputs = function(images)
+  assert not batch_norm_inputs(function.get_concrete_function(images))
   assert outputs.dtype == tf.bfloat16
+  reference = tf.cast(reference, tf.float32).numpy()
+  # bfloat16 keeps 8 bits: the fold rounds the kernel once more.
+  np.testing.assert_allclose(tf.cast(outputs, tf.float32).numpy(), reference,
+                             rtol=3e-2, atol=3e-2 * np.abs(reference).max())
+
+
+def op_types_and_dilations(concrete_function):
+  """`op_types`, and "native dilations": DepthwiseConv2dNative ops with."""
+  types = op_types(concrete_function)
+  types["native dilations"] = sum(
+      op.get_attr("dilations") != [1, 1, 1, 1]
+      for op in concrete_function.graph.get_operations()
+      if op.type == "DepthwiseConv2dNative")
+  return types
+
+
+def value_and_gradients(model, images, kernels=None):
+  """(outputs, gradients of a weighted sum of them) of `model(images,
+  training=False)`, traced under `kernels(model)` if given; the op types of
+  the traced graph (`op_types_and_dilations`)."""
+  weights = tf.random.stateless_normal(model(images).shape, [3, 4])
+
+  def step(x):
+    with tf.GradientTape() as tape:
+      outputs = model(x, training=False)
+      loss = tf.reduce_sum(tf.cast(outputs, tf.float32) * weights)
+    return outputs, tape.gradient(loss, model.trainable_variables)
+
+  function = tf.function(step)
+  if kernels is None:
+    result = function(images)
+  else:
+    with kernels(model):
+      result = function(images)
+  return result, op_types_and_dilations(function.get_concrete_function(images))
+
+
+FROZEN_BATCH_NORM_CASES = pytest.mark.parametrize("build", [
+    lambda: conv_then_batch_norm("conv", activation=None),
+    lambda: conv_then_batch_norm("depthwise", dilation=2),
+    lambda: spatial_pyramid_pooling(dilation_rates=[2], activation="relu6")],
+    ids=["conv", "dilated depthwise", "aspp"])
+
+
+@FROZEN_BATCH_NORM_CASES
+def test_frozen_batch_norm_kernels_same_gradients(build):
+  """A training step's kernels (statistics frozen): the same outputs and
+  gradients in every weight, gamma and beta included, without the batch
+  norm's ops forward or backward; ReLU6 stays one op, dilations composed."""
+  model, images = build()
+  (reference, reference_grads), _ = value_and_gradients(model, images)
+  (outputs, grads), types = value_and_gradients(
+      model, images, fused_inference.frozen_batch_norm_kernels)
+  assert types["FusedBatchNormV3"] == 0 and types["FusedBatchNormGradV3"] == 0
+  assert types["Minimum"] == 0 and not types["native dilations"]
+  assert_same_outputs(outputs, reference)
+  names = [v.name for v in model.trainable_variables]
+  assert any("gamma" in name for name in names)
+  for name, grad, reference_grad in zip(names, grads, reference_grads):
+    assert grad is not None and reference_grad is not None, name
+    np.testing.assert_allclose(
+        grad.numpy(), reference_grad.numpy(), rtol=1e-4,
+        atol=1e-4 * np.abs(reference_grad.numpy()).max(), err_msg=name)
+
+
+def relative_error(values, truth):
+  values, truth = (tf.cast(v, tf.float32).numpy() for v in (values, truth))
+  return np.linalg.norm(values - truth) / np.linalg.norm(truth)
+
+
+@FROZEN_BATCH_NORM_CASES
+def test_frozen_batch_norm_kernels_in_bfloat16(build):
+  """Under mixed_bfloat16, outputs and gradients about as near float32's as
+  Keras' own bfloat16 layers are. (The fold rounds the kernel once more and
+  sums a bias gradient in bfloat16: 1 % off where Keras' was 0.1 %; ReLU6's
+  clipping turns on rounding, so in the ASPP both are 5-40 % off.)"""
+  model, images = build()
+  model_bf16, _ = in_policy("mixed_bfloat16", build)  # The same weights.
+  truth = value_and_gradients(model, images)[0]
+  keras = value_and_gradients(model_bf16, images)[0]
+  folded, types = value_and_gradients(
+      model_bf16, images, fused_inference.frozen_batch_norm_kernels)
+  assert types["FusedBatchNormV3"] == 0 and types["FusedBatchNormGradV3"] == 0
+  assert folded[0].dtype == tf.bfloat16
+  pairs = [("outputs", folded[0], keras[0], truth[0])] + [
+      (v.name, *grads) for v, *grads in zip(
+          model.trainable_variables, folded[1], keras[1], truth[1])]
+  for name, folded_value, keras_value, true_value in pairs:
+    assert folded_value is not None, name
+    assert relative_error(folded_value, true_value) <= (
+        2 * relative_error(keras_value, true_value) + 0.02), name
 
 
 def test_evaluation_traces_the_fused_kernels(loaded, pixels):

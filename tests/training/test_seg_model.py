@@ -1,4 +1,6 @@
 """Stage 2: what is frozen stays frozen, and the GAN terms reach DeepLabv3."""
+import collections
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -199,3 +201,65 @@ def test_frozen_batch_norm_is_the_same_unsynchronized(batch, converted_dm05):
     np.testing.assert_allclose(plain_grad, sync_grad, rtol=1e-3,
                                atol=1e-4 * np.abs(sync_grad).max() + 1e-12)
   assert gammas >= 50  # Batch norm's own gradients are compared too.
+
+
+def perturb_batch_norm_statistics(model, seed=0):
+  """Non-trivial statistics (the converted ones are an identity and a bias:
+  a wrong fold would not show)."""
+  rng = np.random.default_rng(seed)
+  for layer in model.submodules:
+    if isinstance(layer, tf_keras.layers.BatchNormalization) and layer.built:
+      shape = layer.moving_mean.shape
+      layer.moving_mean.assign(rng.normal(0.0, 0.1, shape))
+      layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape))
+
+
+def op_types(function, *args):
+  return collections.Counter(
+      op.type for op in function.get_concrete_function(*args).graph
+      .get_operations())
+
+
+@pytest.mark.parametrize("fine_tune_batch_norm", [False, True])
+def test_train_step_folds_the_frozen_batch_norm(batch, converted_dm05,
+                                                fine_tune_batch_norm):
+  """With statistics frozen, the step traces the segmenter with its batch
+  norm folded into the convolutions: the Keras layers' loss and gradients,
+  no batch-norm op forward or backward. Fine-tuned, batch norm trains."""
+  trainer = build_trainer("deeplabv3", converted_dm05)
+  trainer.fine_tune_batch_norm = fine_tune_batch_norm
+  segmenter = trainer.segmenter
+  perturb_batch_norm_statistics(segmenter)
+  features, labels_ = batch
+
+  def loss_and_gradients(segment):
+    @tf.function
+    def run():
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(losses.segmentation_loss(
+            labels_["masks"], segment(features["image"])))
+      return loss, tape.gradient(loss, segmenter.trainable_variables)
+    return run()
+
+  loss, grads = loss_and_gradients(trainer.segment)
+  keras_loss, keras_grads = loss_and_gradients(
+      lambda x: segmenter(x, training=fine_tune_batch_norm))
+  np.testing.assert_allclose(loss, keras_loss, rtol=1e-5)
+  compared = 0
+  for grad, keras_grad, variable in zip(grads, keras_grads,
+                                        segmenter.trainable_variables):
+    assert (grad is None) == (keras_grad is None), variable.name
+    if grad is not None:
+      compared += 1
+      np.testing.assert_allclose(
+          grad, keras_grad, rtol=1e-3,
+          atol=1e-4 * np.abs(keras_grad).max() + 1e-12, err_msg=variable.name)
+  assert compared >= 150
+  types = op_types(tf.function(trainer.train_step), batch)
+  if fine_tune_batch_norm:
+    assert types["FusedBatchNormV3"] >= 50
+    assert types["FusedBatchNormGradV3"] >= 50
+  else:
+    assert types["FusedBatchNormV3"] == 0
+    assert types["FusedBatchNormGradV3"] == 0
+    assert types["Relu6"] >= 35 and types["Relu6Grad"] >= 30  # Not min(ReLU, 6).
