@@ -9,7 +9,9 @@ same real CMP Facades batches, timed interleaved.
   .venv/bin/python benchmarks/mixed_precision.py --config=cpu --variant=deeplabv3
 
 `--profile` adds, per side, the TF profiler's op time by type and the
-segmenter's and G+D's forward+backward timed alone.
+segmenter's and G+D's forward+backward timed alone. `--before` adds both
+steps traced without the frozen batch norm's fold
+(`fused_inference.frozen_batch_norm_kernels`): "..., unfolded".
 
 Final lines: `mixed_precision_<config> ratio=X target=>=1.3` (the speed-up).
 """
@@ -25,8 +27,16 @@ BUDGET_S = {"cpu": 120.0, "paper": 300.0}
 TARGET = 1.3
 
 
+def unfolded_stepper(trainer, batches):
+  """`steps.stepper`, traced (now) without the frozen batch norm's fold."""
+  call = steps.stepper(trainer, batches)
+  with timing.unfolded_training():
+    call()
+  return call
+
+
 def run(size: str, batch: int, variant: str, override: dict,
-        profile: bool = False) -> float:
+        profile: bool = False, before: bool = False) -> float:
   print(f"-- config {size}: stage2_{steps.DATASET}_{size} {variant} step, "
         f"batch {batch}, override {override or '{}'}", flush=True)
   f32 = steps.build(size, batch, precision="float32", override=override,
@@ -37,9 +47,18 @@ def run(size: str, batch: int, variant: str, override: dict,
   sides = {"float32 step": steps.stepper(f32.trainers[variant], f32.batches),
            "bfloat16 step": steps.stepper(bf16.trainers[variant],
                                           f32.batches)}
-  times = timing.interleaved(sides, reps=30, warmup=2, budget_s=BUDGET_S[size])
+  if before:
+    for name, built in (("float32", f32), ("bfloat16", bf16)):
+      sides[f"{name} step, unfolded"] = unfolded_stepper(
+          built.trainers[variant], f32.batches)
+  times = timing.interleaved(sides, reps=30, warmup=2,
+                             budget_s=BUDGET_S[size] * (2 if before else 1))
   timing.report(times, per="step")
   ratio = timing.ratio_of(times, "float32 step", "bfloat16 step")
+  if before:
+    timing.ratio_of(times, "float32 step, unfolded", "bfloat16 step, unfolded")
+    for name in ("float32", "bfloat16"):
+      timing.ratio_of(times, f"{name} step", f"{name} step, unfolded")
   if profile:
     for name, call in sides.items():
       timing.print_op_times(name, timing.op_time_by_type(call, 3, 16))
@@ -70,6 +89,9 @@ def main():
                       choices=["deeplabv3", "seggan", "segwgan"])
   parser.add_argument("--batch", type=int, default=0)
   parser.add_argument("--params_override", default="")
+  parser.add_argument("--before", action="store_true",
+                      help="also time both steps without the frozen batch "
+                      "norm's fold")
   parser.add_argument("--profile", action="store_true",
                       help="also print op time by type (TF profiler) and "
                       "the segmenter / G+D parts of each side")
@@ -79,7 +101,8 @@ def main():
       else {}
   sizes = ["cpu", "paper"] if args.config == "both" else [args.config]
   results = {size: run(size, args.batch or DEFAULT_BATCH[size], args.variant,
-                       override, args.profile) for size in sizes}
+                       override, args.profile, args.before)
+             for size in sizes}
   print(f"   ({timing.load()} at end)")
   for size in sizes:
     print(f"mixed_precision_{size} ratio={results[size]:.3f} "

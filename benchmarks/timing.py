@@ -213,6 +213,21 @@ def keras_kernels():
 
 
 @contextlib.contextmanager
+def unfolded_training():
+  """While open, stage-2 train steps are traced with the segmenter's own
+  kernels instead of `fused_inference.frozen_batch_norm_kernels`: the
+  "before" side of that change."""
+  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
+  original = fused_inference.frozen_batch_norm_kernels
+  fused_inference.frozen_batch_norm_kernels = (
+      lambda model: contextlib.nullcontext())
+  try:
+    yield
+  finally:
+    fused_inference.frozen_batch_norm_kernels = original
+
+
+@contextlib.contextmanager
 def no_spp_rewrite():
   """While open, `fused_inference` leaves the ASPP (SpatialPyramidPooling)
   to its own call: the "before" side of its pooled-branch-as-bias rewrite."""
