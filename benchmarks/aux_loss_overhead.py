@@ -49,7 +49,7 @@ def parts(trainers, batches):
   @tf.function
   def segmenter_step():
     with tf.GradientTape() as tape:
-      logits = segmenter(features["image"], training=False)
+      logits = trainer.segment(features["image"])  # As the step traces it.
       loss = tf.reduce_mean(logits)
     grads = tape.gradient(loss, variables)
     # Every gradient is an output (else the graph would be pruned).
