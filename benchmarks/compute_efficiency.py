@@ -7,9 +7,10 @@ ResNet-101, output stride 16, ASPP, 512x512 crops of real CMP Facades
 images; batch `--batch`, default 2), float32. Its FLOPs are counted from the
 traced step graph with TF's registered per-op statistics, as
 `tf.compat.v1.profiler` does, with the convolution backprops counted as
-their forward's multiply-adds (see benchmarks/timing.py; the profiler's own
-total, which over-counts the dilated convolutions, is printed too). The
-optimizer's fused Adam update has no FLOP statistic and counts 0.
+their forward's multiply-adds (see benchmarks/timing.py), over the ops a
+call runs (not the unfolded convolutions the batch-norm fold leaves unused
+in the graph). The optimizer's fused Adam update has no FLOP statistic and
+counts 0.
 
 The peak is the best of a TF float32 matmul (N x N, N = 4096) and a NumPy
 one, timed interleaved with the training step.
@@ -56,9 +57,9 @@ def main():
   by_op = timing.flops_by_op(concrete)
   flops = sum(by_op.values())
   print(f"  step graph: {flops / 1e9:.1f} GFLOP per step (batch "
-        f"{args.batch}, 512x512, {args.precision}; tf.compat.v1.profiler's "
-        f"uncorrected total: {timing.profiler_flops(concrete) / 1e9:.1f}); "
-        "by op type:")
+        f"{args.batch}, 512x512, {args.precision}; "
+        f"{len(timing.executed_ops(concrete))} of "
+        f"{len(concrete.graph.get_operations())} ops run); by op type:")
   for op_type, value in list(by_op.items())[:8]:
     print(f"    {op_type:<24} {value / 1e9:9.1f} GFLOP")
 

@@ -8,8 +8,9 @@ ratios (each rep's A over the B next to it) is printed with it, so load
 from other processes shows up as a wide spread rather than a wrong ratio.
 
 FLOPs are counted from a traced graph (a `tf.function`'s concrete graph
-with static shapes) with the per-op "flops" statistics TF registers, which
-`tf.compat.v1.profiler` sums (Conv2D, MatMul, element-wise ops, ...;
+with static shapes, the ops a call runs) with the per-op "flops" statistics
+TF registers, which `tf.compat.v1.profiler` sums (Conv2D, MatMul,
+element-wise ops, ...;
 depthwise-conv backprops have none and count 0), except that both
 convolution backprops count their forward convolution's multiply-adds (see
 `flops_by_op`: the registered formulas over-count dilated convolutions).
@@ -130,8 +131,27 @@ def _conv_backprop_flops(op) -> int:
   return 2 * out_backprop.num_elements() * kernel[0] * kernel[1] * kernel[2]
 
 
+def executed_ops(concrete_function) -> list:
+  """The ops of a concrete function's graph that a call runs: those its
+  outputs and control outputs (stateful ops, e.g. variable updates) depend
+  on. TF prunes the others, e.g. a convolution whose output a batch-norm
+  fold leaves unused (`fused_inference`)."""
+  graph = concrete_function.graph
+  stack = [t.op for t in concrete_function.outputs] + list(
+      graph.control_outputs)
+  reached = set()
+  while stack:
+    op = stack.pop()
+    if op not in reached:
+      reached.add(op)
+      stack.extend(t.op for t in op.inputs)
+      stack.extend(op.control_inputs)
+  return [op for op in graph.get_operations() if op in reached]
+
+
 def flops_by_op(concrete_function) -> Dict[str, int]:
-  """{op type: float ops} of one call of a concrete function's graph.
+  """{op type: float ops} of one call of a concrete function (its
+  `executed_ops`).
 
   Each op's count is TF's registered "flops" statistic (what
   `tf.compat.v1.profiler` sums), except Conv2DBackpropInput/Filter: their
@@ -144,7 +164,7 @@ def flops_by_op(concrete_function) -> Dict[str, int]:
   from tensorflow.python.profiler.internal import flops_registry  # pylint: disable=g-import-not-at-top,unused-import
   graph = concrete_function.graph
   totals = {}
-  for op in graph.get_operations():
+  for op in executed_ops(concrete_function):
     if op.type in ("Conv2DBackpropInput", "Conv2DBackpropFilter"):
       value = _conv_backprop_flops(op)
     else:
@@ -156,22 +176,6 @@ def flops_by_op(concrete_function) -> Dict[str, int]:
     if value:
       totals[op.type] = totals.get(op.type, 0) + int(value)
   return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
-
-
-def graph_flops(concrete_function) -> int:
-  """Float operations of one call of a concrete function (see flops_by_op)."""
-  return sum(flops_by_op(concrete_function).values())
-
-
-def profiler_flops(concrete_function) -> int:
-  """`tf.compat.v1.profiler`'s own total (registered statistics only)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  options = (tf.compat.v1.profiler.ProfileOptionBuilder(
-      tf.compat.v1.profiler.ProfileOptionBuilder.float_operation())
-             .with_empty_output().build())
-  profile = tf.compat.v1.profiler.profile(
-      graph=concrete_function.graph, cmd="op", options=options)
-  return int(profile.total_float_ops)
 
 
 def cmp_batches(config, n_batches: int = 2):
