@@ -20,6 +20,8 @@ other settings, e.g. '{generator: {base_filters: 16}}'.
 Prints, per config, the step medians, a decomposition of the SegWGAN step
 (segmenter forward+backward, G and D forward, G and D forward+backward to the
 probabilities) and `aux_loss_overhead_<config> ratio=X target=Y`.
+`--before` adds both steps traced without the frozen batch norm's fold
+(`fused_inference.frozen_batch_norm_kernels`): "..., unfolded".
 """
 import argparse
 
@@ -78,7 +80,7 @@ def parts(trainers, batches):
 
 
 def run(size: str, batch: int, override: dict, precision: str,
-        decompose: bool) -> float:
+        decompose: bool, before: bool = False) -> float:
   print(f"-- config {size}: stage2_{DATASET}_{size}, batch {batch}, "
         f"precision {precision}, override {override or '{}'}", flush=True)
   built = steps.build(size, batch, precision=precision, override=override)
@@ -89,11 +91,18 @@ def run(size: str, batch: int, override: dict, precision: str,
         f"; D {stage1.task.critic.as_dict()}", flush=True)
   sides = {"segwgan step": steps.stepper(trainers["segwgan"], batches),
            "ce-only step": steps.stepper(trainers["deeplabv3"], batches)}
-  times = timing.interleaved(sides, reps=30, warmup=2,
-                             budget_s=BUDGET_S[size] * (0.7 if decompose
-                                                        else 1.0))
+  if before:
+    for name, variant in (("segwgan", "segwgan"), ("ce-only", "deeplabv3")):
+      sides[f"{name} step, unfolded"] = steps.unfolded_stepper(
+          trainers[variant], batches)
+  budget = BUDGET_S[size] * (0.7 if decompose else 1.0) * (2 if before else 1)
+  times = timing.interleaved(sides, reps=30, warmup=2, budget_s=budget)
   timing.report(times, unit="s", per="step")
   ratio = timing.ratio_of(times, "segwgan step", "ce-only step")
+  if before:
+    timing.ratio_of(times, "segwgan step, unfolded", "ce-only step, unfolded")
+    for name in ("segwgan", "ce-only"):
+      timing.ratio_of(times, f"{name} step", f"{name} step, unfolded")
   if decompose:
     piece_times = timing.interleaved(parts(trainers, batches), reps=10,
                                      warmup=1,
@@ -114,6 +123,9 @@ def main():
   parser.add_argument("--params_override", default="",
                       help="YAML for the stage-1/stage-2 task")
   parser.add_argument("--no_decompose", action="store_true")
+  parser.add_argument("--before", action="store_true",
+                      help="also time both steps without the frozen batch "
+                      "norm's fold")
   args = parser.parse_args()
   timing.banner("aux_loss_overhead")
   override = yaml.safe_load(args.params_override) if args.params_override \
@@ -122,7 +134,7 @@ def main():
   results = {}
   for size in sizes:
     results[size] = run(size, args.batch or DEFAULT_BATCH[size], override,
-                        args.precision, not args.no_decompose)
+                        args.precision, not args.no_decompose, args.before)
   print(f"   ({timing.load()} at end)")
   for size in sizes:
     print(f"aux_loss_overhead_{size} ratio={results[size]:.3f} "

@@ -27,14 +27,6 @@ BUDGET_S = {"cpu": 120.0, "paper": 300.0}
 TARGET = 1.3
 
 
-def unfolded_stepper(trainer, batches):
-  """`steps.stepper`, traced (now) without the frozen batch norm's fold."""
-  call = steps.stepper(trainer, batches)
-  with timing.unfolded_training():
-    call()
-  return call
-
-
 def run(size: str, batch: int, variant: str, override: dict,
         profile: bool = False, before: bool = False) -> float:
   print(f"-- config {size}: stage2_{steps.DATASET}_{size} {variant} step, "
@@ -49,7 +41,7 @@ def run(size: str, batch: int, variant: str, override: dict,
                                           f32.batches)}
   if before:
     for name, built in (("float32", f32), ("bfloat16", bf16)):
-      sides[f"{name} step, unfolded"] = unfolded_stepper(
+      sides[f"{name} step, unfolded"] = steps.unfolded_stepper(
           built.trainers[variant], f32.batches)
   times = timing.interleaved(sides, reps=30, warmup=2,
                              budget_s=BUDGET_S[size] * (2 if before else 1))

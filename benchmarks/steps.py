@@ -109,3 +109,12 @@ def stepper(trainer, batches, loss: str = "loss"):
     return float(out[loss])
 
   return call
+
+
+def unfolded_stepper(trainer, batches):
+  """`stepper`, traced (now) without the frozen batch norm's fold
+  (`timing.unfolded_training`): the "before" side of that change."""
+  call = stepper(trainer, batches)
+  with timing.unfolded_training():
+    call()
+  return call

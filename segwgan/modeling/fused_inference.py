@@ -140,8 +140,13 @@ def _scale_and_shift(norm):
 def _batch_norm_inference(self, inputs, training=None, mask=None, *,
                           folding):
   """BatchNormalization's inference output: folded into the convolution
-  whose output `inputs` is, else one FusedBatchNormV3."""
-  del training, mask
+  whose output `inputs` is, else one FusedBatchNormV3. `training=True`
+  (statistics would update) is refused."""
+  del mask
+  if training is True:
+    raise ValueError(f"{self.name}: fused_inference's kernels compute "
+                     "inference outputs only; call the model with "
+                     "training=False (statistics frozen) under them")
   if folding and folding[0] is inputs:
     return folding[1](*_scale_and_shift(self))
   ones = tf.ones_like(self.moving_mean)
@@ -189,9 +194,11 @@ def _spp_inference(self, inputs, training=None):
 
 
 def _floating(layer) -> bool:
-  """Whether `layer` computes in a floating dtype (float32, or the bfloat16
-  or float16 of a mixed-precision policy)."""
-  return tf.as_dtype(layer.compute_dtype).is_floating
+  """Whether `layer` has float32 variables and computes in float32, or in
+  the bfloat16 or float16 of a mixed-precision policy (what the folds and
+  TF's fused batch norm take)."""
+  return (layer.dtype_policy.variable_dtype == "float32" and
+          layer.compute_dtype in ("float32", "bfloat16", "float16"))
 
 
 def _fusable_batch_norm(layer) -> bool:
@@ -269,11 +276,11 @@ def inference_kernels(model, native_dilations: bool = False):
   kernels, and one thread at a time holds them (nested contexts are fine).
   The layers' own `call` is back on exit; functions traced meanwhile keep
   these kernels. Layers of a mixed-precision policy compute in its dtype
-  (folds in float32, then cast). Subclasses with their own `call`, and a
-  `model` that is not a tf.Module, are left as they are.
+  (folds in float32, then cast). Layers of other policies (e.g. float64,
+  or bfloat16 variables), subclasses with their own `call`, and a `model`
+  that is not a tf.Module, are left as they are.
   """
-  with _patched(model, native_dilations=native_dilations, relu6=True,
-                spp=True):
+  with _patched(model, native_dilations=native_dilations, relu6=True):
     yield
 
 
@@ -287,12 +294,12 @@ def frozen_batch_norm_kernels(model):
   norm's gradient op. ReLU6 stays one op (min(ReLU, 6)'s gradient is
   slower) and dilations keep Keras' form (the native op's gradient is
   wrong)."""
-  with _patched(model, native_dilations=False, relu6=False, spp=True):
+  with _patched(model, native_dilations=False, relu6=False):
     yield
 
 
 @contextlib.contextmanager
-def _patched(model, *, native_dilations: bool, relu6: bool, spp: bool):
+def _patched(model, *, native_dilations: bool, relu6: bool):
   """`model`'s layers patched with the kernels asked for (see
   `inference_kernels`)."""
   folding = []
@@ -302,7 +309,7 @@ def _patched(model, *, native_dilations: bool, relu6: bool, spp: bool):
       for layer in getattr(model, "submodules", ()):
         if _fusable_batch_norm(layer):
           kernel = functools.partial(_batch_norm_inference, folding=folding)
-        elif spp and _patchable_spp(layer):
+        elif _patchable_spp(layer):
           kernel = _spp_inference
         elif relu6 and _patchable_relu6(layer):
           kernel = _relu6_inference

@@ -56,7 +56,8 @@ class SegTrainer(tf_keras.Model):
   def segment(self, images):
     """p_seg (Eq. 14) for a training step: batch-norm statistics frozen
     (batch norm folded into the convolutions, the same outputs and
-    gradients, faster) unless fine_tune_batch_norm."""
+    gradients, faster once traced; run eagerly, the unfolded convolutions
+    run too) unless fine_tune_batch_norm."""
     if self.fine_tune_batch_norm:
       return self.segmenter(images, training=True)
     with fused_inference.frozen_batch_norm_kernels(self.segmenter):

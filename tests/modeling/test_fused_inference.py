@@ -391,25 +391,76 @@ def test_frozen_batch_norm_kernels_same_gradients(build):
         atol=1e-4 * np.abs(reference_grad.numpy()).max(), err_msg=name)
 
 
+@pytest.mark.parametrize("case", [
+    dict(activation="relu"), dict(second_consumer=True),
+    dict(epsilon=1e-7, dilation=2)], ids=str)
+def test_frozen_batch_norm_kernels_unfolded_cases_same_gradients(case):
+  """Where the fold does not apply (an activation between, a second
+  consumer) or moves epsilon into the variance: the same gradients."""
+  model, images = conv_then_batch_norm("depthwise", **case)
+  (reference, reference_grads), _ = value_and_gradients(model, images)
+  (outputs, grads), _ = value_and_gradients(
+      model, images, fused_inference.frozen_batch_norm_kernels)
+  assert_same_outputs(outputs, reference)
+  for variable, grad, reference_grad in zip(model.trainable_variables, grads,
+                                            reference_grads):
+    np.testing.assert_allclose(
+        grad.numpy(), reference_grad.numpy(), rtol=1e-4,
+        atol=1e-4 * np.abs(reference_grad.numpy()).max(),
+        err_msg=variable.name)
+
+
+def test_frozen_batch_norm_kernels_refuse_training():
+  model, images = conv_then_batch_norm("conv")
+  with fused_inference.frozen_batch_norm_kernels(model):
+    with pytest.raises(ValueError, match="training=False"):
+      model(images, training=True)
+
+
 def relative_error(values, truth):
   values, truth = (tf.cast(v, tf.float32).numpy() for v in (values, truth))
   return np.linalg.norm(values - truth) / np.linalg.norm(truth)
 
 
+def float32_folded_kernels(concrete_function):
+  """How many convolutions of the graph take a kernel folded in float32
+  (Cast of a float32 Mul, maybe sliced) in a lower precision."""
+  count = 0
+  for op in concrete_function.graph.get_operations():
+    if op.type not in ("Conv2D", "DepthwiseConv2dNative"):
+      continue
+    kernel = op.inputs[1].op
+    while kernel.type == "StridedSlice":
+      kernel = kernel.inputs[0].op
+    count += (kernel.type == "Cast" and op.inputs[1].dtype != tf.float32 and
+              kernel.inputs[0].dtype == tf.float32 and
+              kernel.inputs[0].op.type == "Mul")
+  return count
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 @FROZEN_BATCH_NORM_CASES
-def test_frozen_batch_norm_kernels_in_bfloat16(build):
-  """Under mixed_bfloat16, outputs and gradients about as near float32's as
-  Keras' own bfloat16 layers are. (The fold rounds the kernel once more and
-  sums a bias gradient in bfloat16: 1 % off where Keras' was 0.1 %; ReLU6's
-  clipping turns on rounding, so in the ASPP both are 5-40 % off.)"""
+def test_frozen_batch_norm_kernels_in_low_precision(build, policy):
+  """Under a mixed policy: every batch norm folded in float32, then cast;
+  outputs and gradients about as near float32's as Keras' own low-precision
+  layers (the fold rounds the kernel once more and sums beta's gradient in
+  low precision, about 1 % off where Keras' float32 batch-norm gradient is
+  0.1 %; ReLU6's clipping turns on rounding, so in the ASPP both are 5-40 %
+  off float32)."""
   model, images = build()
-  model_bf16, _ = in_policy("mixed_bfloat16", build)  # The same weights.
+  model_low, _ = in_policy(policy, build)  # The same weights.
   truth = value_and_gradients(model, images)[0]
-  keras = value_and_gradients(model_bf16, images)[0]
+  keras = value_and_gradients(model_low, images)[0]
+  with fused_inference.frozen_batch_norm_kernels(model_low):
+    norms = patched_types(model_low)["BatchNormalization"]
   folded, types = value_and_gradients(
-      model_bf16, images, fused_inference.frozen_batch_norm_kernels)
+      model_low, images, fused_inference.frozen_batch_norm_kernels)
   assert types["FusedBatchNormV3"] == 0 and types["FusedBatchNormGradV3"] == 0
-  assert folded[0].dtype == tf.bfloat16
+  assert folded[0].dtype == model_low.compute_dtype
+  concrete = tf.function(lambda x: model_low(x, training=False))
+  with fused_inference.frozen_batch_norm_kernels(model_low):
+    assert float32_folded_kernels(
+        concrete.get_concrete_function(images)) >= norms >= 1
   pairs = [("outputs", folded[0], keras[0], truth[0])] + [
       (v.name, *grads) for v, *grads in zip(
           model.trainable_variables, folded[1], keras[1], truth[1])]
@@ -417,6 +468,13 @@ def test_frozen_batch_norm_kernels_in_bfloat16(build):
     assert folded_value is not None, name
     assert relative_error(folded_value, true_value) <= (
         2 * relative_error(keras_value, true_value) + 0.02), name
+
+
+def test_layers_of_other_policies_are_left_alone():
+  model, images = in_policy("float64", lambda: conv_then_batch_norm("conv"))
+  with fused_inference.frozen_batch_norm_kernels(model):
+    assert not patched_types(model)
+    assert model(images.astype(np.float64), training=False).dtype == tf.float64
 
 
 def test_evaluation_traces_the_fused_kernels(loaded, pixels):

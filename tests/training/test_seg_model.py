@@ -20,6 +20,7 @@ from segwgan.modeling import critic as critic_lib
 from segwgan.modeling import generator as generator_lib
 from segwgan.modeling import segmenter as segmenter_lib
 from segwgan.training import maps
+from segwgan.training import runner
 from segwgan.training import seg_model
 
 NUM_CLASSES = 12
@@ -141,15 +142,27 @@ def test_baseline_has_no_gan_terms(batch, make_trainer):
   assert float(logs["loss"]) == pytest.approx(float(logs["segloss"]))
 
 
-def test_bfloat16_policy_runs_on_cpu(batch, make_trainer):
-  tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_mixed_precision_step_runs_on_cpu(batch, make_trainer, precision):
+  """The traced step under a mixed policy (float16 with loss scaling), its
+  frozen batch norm folded: finite, and the weights move."""
+  runner.set_precision(precision)
   try:
     trainer = make_trainer("segwgan")
-    logs = trainer.train_step(batch)
+    trainer.compile(runner.wrap_optimizer(
+        tf_keras.optimizers.legacy.Adam(5e-4), precision))
+    step = tf.function(trainer.train_step)
+    weights = snapshot(trainer.segmenter.trainable_variables)
+    logs = [step(batch) for _ in range(2)][-1]
   finally:
-    tf_keras.mixed_precision.set_global_policy("float32")
+    runner.set_precision("float32")
+  assert trainer.segmenter.compute_dtype == precision
   assert all(np.isfinite(float(v)) for v in logs.values())
-  assert trainer.segmenter.compute_dtype == "bfloat16"
+  types = op_types(step, batch)
+  assert types["FusedBatchNormGradV3"] <= 10  # G's and D's only.
+  moved = [not np.array_equal(v, weights[i]) for i, v in
+           snapshot(trainer.segmenter.trainable_variables).items()]
+  assert sum(moved) >= 150
 
 
 def test_stage2_experiments_use_the_plain_batch_norm():
