@@ -20,6 +20,8 @@ Sides (each a call on the same image, timed interleaved, medians):
   our tflite (export)  the export's model.tflite (serving_default), any size
   our tflite (export, 257x257)  the same exported with `--tflite_size=257`
                        (static shapes, like the Google file)
+  our tflite (export, 257x257, labels only)  the same with
+                       `--tflite_outputs=labels` (no probabilities)
   our tflite logits    our `logits` signature converted to TFLite the same way
 
 "before: ..., no ASPP rewrite": the SavedModel `logits` and the 257x257
@@ -32,7 +34,7 @@ tflite (export, Keras kernels)". (A side without the depthwise batch-norm
 fold was removed with the Conv2D fold: with oneDNN on an AVX2 CPU, an
 unfolded Conv2D + fused batch norm + ReLU6 runs about 25x slower.)
 
-With `--candidates`, a SavedModel and four TFLite conversions not adopted
+With `--candidates`, a SavedModel and three TFLite conversions not adopted
 (benchmarks/RESULTS.md):
   savedmodel logits, frozen   the `logits` signature with the weights as
                               graph constants (convert_variables_to_constants_v2)
@@ -40,7 +42,6 @@ With `--candidates`, a SavedModel and four TFLite conversions not adopted
                               Google file's work
   ..., 257x257 only           the same for one input size (static shapes,
                               like the Google file)
-  our tflite, labels only     uint8 -> labels (no probabilities)
   our tflite, int8 weights    the export with dynamic-range quantisation
                               (`tf.lite.Optimize.DEFAULT`)
 
@@ -50,7 +51,10 @@ Final lines: `inference_savedmodel_vs_tflite ratio=X target=<=1.2`
 (savedmodel logits / google tflite) and `inference_our_tflite_vs_google
 ratio=X target=<=1.0` (our tflite (export) / google tflite), then
 `inference_our_tflite_257_vs_google ratio=X target=<=1.0` (our tflite
-(export, 257x257) / google tflite: both of one size).
+(export, 257x257) / google tflite: both of one size) and
+`inference_our_tflite_257_labels_vs_google ratio=X target=<=1.0` (the
+labels-only one: the Google file's work plus uint8 input, normalisation
+and argmax, without the probabilities).
 """
 import argparse
 import dataclasses
@@ -119,20 +123,6 @@ class _FixedSizeLogits(tf.Module):
     return {"logits": self.module.logits(pixels)}
 
 
-class _LabelsOnly(tf.Module):
-  """uint8 images -> labels of a ServingModule (no probabilities)."""
-
-  def __init__(self, module):
-    super().__init__()
-    self.module = module
-
-  @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
-  def labels(self, images):
-    logits = self.module.logits(tf.cast(images, tf.float32))
-    return {"labels": tf.argmax(logits, axis=-1, output_type=tf.int32)}
-
-
 def _tflite_of(module, function, optimize=False) -> bytes:
   """TFLite flatbuffer of `function` (a tf.function of `module`)."""
   staging = pathlib.Path(tempfile.mkdtemp()) / "staging"
@@ -173,7 +163,6 @@ def candidates(loaded, image, normalised) -> dict:
       loaded.segmenter, dataclasses.replace(
           loaded.info, mean=(0.0, 0.0, 0.0), stddev=(1.0, 1.0, 1.0)),
       native_dilations=True)
-  labels_only = _LabelsOnly(tflite)
   fixed_size = _FixedSizeLogits(unnormalised)
   return {
       "savedmodel logits, frozen": lambda: [
@@ -183,8 +172,6 @@ def candidates(loaded, image, normalised) -> dict:
           normalised),
       "our tflite, google's work, 257x257 only": tflite_call(interpreter(
           _tflite_of(fixed_size, fixed_size.logits)), normalised),
-      "our tflite, labels only": tflite_call(interpreter(
-          _tflite_of(labels_only, labels_only.labels), shape), image),
       "our tflite, int8 weights": tflite_call(interpreter(
           _tflite_of(tflite, tflite.serve, optimize=True), shape), image)}
 
@@ -228,6 +215,9 @@ def run(args):
   module, _ = export.load(export_dir)
   fixed_dir = export.export(loaded, export_dir.with_name("fixed"), tflite=True,
                             tflite_size=(SIZE, SIZE))
+  labels_dir = export.export(loaded, export_dir.with_name("labels"),
+                             tflite=True, tflite_size=(SIZE, SIZE),
+                             tflite_outputs=["labels"])
   pixels_t, image_t = tf.constant(pixels), tf.constant(image)
   native_sides = {}
   if fused_inference.native_dilations_supported():
@@ -278,6 +268,8 @@ def run(args):
       "savedmodel serving": lambda: module.serve(image_t)["labels"].numpy(),
       "our tflite (export)": tflite_call(ours, image),
       "our tflite (export, 257x257)": tflite_call(ours_fixed, image),
+      "our tflite (export, 257x257, labels only)": tflite_call(
+          interpreter(labels_dir / export.TFLITE_FILE), image),
       "our tflite logits": tflite_call(ours_logits, pixels),
       **native_sides,
       **before,
@@ -310,6 +302,8 @@ def run(args):
   ours_ratio = timing.ratio_of(times, "our tflite (export)", "google tflite")
   fixed_ratio = timing.ratio_of(times, "our tflite (export, 257x257)",
                                 "google tflite")
+  labels_ratio = timing.ratio_of(
+      times, "our tflite (export, 257x257, labels only)", "google tflite")
   timing.ratio_of(times, "our tflite logits", "google tflite")
   for name in calls:
     if name.startswith("our tflite, "):
@@ -334,7 +328,9 @@ def run(args):
   print(f"inference_our_tflite_vs_google ratio={ours_ratio:.3f} "
         "target=<=1.0")
   print(f"inference_our_tflite_257_vs_google ratio={fixed_ratio:.3f} "
-        "target=<=1.0", flush=True)
+        "target=<=1.0")
+  print("inference_our_tflite_257_labels_vs_google "
+        f"ratio={labels_ratio:.3f} target=<=1.0", flush=True)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,12 @@ flags.DEFINE_list("tflite_size", None, "HEIGHT,WIDTH (or one size for "
                   "only, with static shapes (0.86-0.91x the time in "
                   "XNNPACK at 257x257 on an AMD Zen 4, 0.98x on an Intel "
                   "CPU; benchmarks/RESULTS.md); default any size.")
+flags.DEFINE_list("tflite_outputs", list(export.SERVING_OUTPUTS),
+                  "model.tflite's outputs, of labels,probabilities: labels "
+                  "alone skip the softmax over every pixel (0.95x the "
+                  "Google DeepLab file's time at 257x257 with "
+                  "--tflite_size=257 on an AMD Zen 4, against 1.12x with "
+                  "probabilities; benchmarks/RESULTS.md).")
 flags.DEFINE_bool("native_dilations", False, "Trace the SavedModel's dilated "
                   "depthwise convolutions as one op each: 1.2-1.3x faster "
                   "on CPUs, for inference only (no gradients), and it runs "
@@ -65,13 +71,15 @@ def tflite_size():
 
 def run_export() -> None:
   size = tflite_size()
+  outputs = export.checked_tflite_outputs(FLAGS.tflite_outputs, FLAGS.tflite)
   if FLAGS.native_dilations:
     export.check_native_dilations()
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent
   io_utils.check_writable_dir(parent, "--export_dir")
   loaded = tool_flags.load_checkpoint(FLAGS.dataset)
   path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.tflite,
-                       tflite_size=size, native_dilations=FLAGS.native_dilations,
+                       tflite_size=size, tflite_outputs=outputs,
+                       native_dilations=FLAGS.native_dilations,
                        overwrite=FLAGS.overwrite)
   print(f"exported {loaded.info.dataset} segmenter from {loaded.info.source} "
         f"to {path}" + (" (+ model.tflite)" if FLAGS.tflite else ""))

@@ -127,6 +127,45 @@ def test_fixed_size_tflite(loaded, exported, images, tmp_path):
                              expected["probabilities"].numpy(), atol=1e-4)
 
 
+def test_labels_only_tflite(loaded, exported, images, tmp_path):
+  """`tflite_outputs=["labels"]`: model.tflite's only output is the labels,
+  the SavedModel's; no softmax in its graph."""
+  path = export.export(loaded, tmp_path / "labels", tflite=True,
+                       tflite_size=(97, 129), tflite_outputs=["labels"])
+  interpreter = tflite_interpreter(path / export.TFLITE_FILE)
+  runner = interpreter.get_signature_runner("serving_default")
+  assert list(runner.get_output_details()) == ["labels"]
+  ops = {op["op_name"] for op in interpreter._get_ops_details()}  # pylint: disable=protected-access
+  assert "SOFTMAX" not in ops and "ARG_MAX" in ops, ops
+  module, _ = export.load(exported)
+  image = images[0][:97, 13:142]
+  expected = module.serve(tf.constant(image[None]))["labels"].numpy()
+  assert agreement(runner(images=image[None])["labels"], expected) >= 0.999
+  # The SavedModel keeps both outputs.
+  restored, _ = export.load(path)
+  assert set(restored.signatures["serving_default"].structured_outputs) == {
+      "labels", "probabilities"}
+
+
+@pytest.mark.parametrize("outputs, tflite, message", [
+    (["logits"], True, "some of"), ([], True, "some of"),
+    (["labels"], False, "need tflite")])
+def test_bad_tflite_outputs_are_refused_before_anything(loaded, tmp_path,
+                                                        outputs, tflite,
+                                                        message):
+  (tmp_path / "x").mkdir()
+  with pytest.raises(ValueError, match=message):
+    export.export(loaded, tmp_path / "x", tflite=tflite,
+                  tflite_outputs=outputs)
+  assert not list((tmp_path / "x").iterdir())
+
+
+def test_tflite_outputs_in_serving_order():
+  assert export.checked_tflite_outputs(
+      ["probabilities", "labels"], True) == export.SERVING_OUTPUTS
+  assert export.checked_tflite_outputs("labels", True) == ("labels",)
+
+
 @pytest.mark.parametrize("size, tflite, message", [
     ((257, 257), False, "needs tflite"), ((0, 257), True, "positive"),
     ((257,), True, "height, width"), (257.0, True, "integers")])
