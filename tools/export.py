@@ -69,9 +69,18 @@ def tflite_size():
   return size
 
 
+def tflite_outputs() -> tuple:
+  """--tflite_outputs, checked as `export.checked_tflite_outputs` does."""
+  try:
+    return export.checked_tflite_outputs(FLAGS.tflite_outputs, FLAGS.tflite)
+  except ValueError as error:
+    raise ValueError(f"--tflite_outputs={','.join(FLAGS.tflite_outputs)}: "
+                     f"{error}") from None
+
+
 def run_export() -> None:
   size = tflite_size()
-  outputs = export.checked_tflite_outputs(FLAGS.tflite_outputs, FLAGS.tflite)
+  outputs = tflite_outputs()
   if FLAGS.native_dilations:
     export.check_native_dilations()
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent

@@ -147,6 +147,17 @@ def test_export_refuses_a_bad_tflite_size_first(tmp_path):
   assert not (tmp_path / "x").exists()
 
 
+def test_export_refuses_bad_tflite_outputs_first(tmp_path):
+  result = tool("export.py", f"--checkpoint={tmp_path / 'nope'}",
+                "--dataset=pascal_voc2012", f"--export_dir={tmp_path / 'x'}",
+                "--tflite", "--tflite_outputs=labels,logits")
+  assert result.returncode == 2
+  assert "--tflite_outputs=labels,logits" in result.stderr
+  assert "some of ['labels', 'probabilities']" in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not (tmp_path / "x").exists()
+
+
 def test_predict_writes_labels_overlays_and_figures(exported, voc_images,
                                                     shared_data, tmp_path):
   out = tmp_path / "pred"
