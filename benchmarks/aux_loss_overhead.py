@@ -92,17 +92,14 @@ def run(size: str, batch: int, override: dict, precision: str,
   sides = {"segwgan step": steps.stepper(trainers["segwgan"], batches),
            "ce-only step": steps.stepper(trainers["deeplabv3"], batches)}
   if before:
-    for name, variant in (("segwgan", "segwgan"), ("ce-only", "deeplabv3")):
-      sides[f"{name} step, unfolded"] = steps.unfolded_stepper(
-          trainers[variant], batches)
+    sides |= steps.unfolded_sides({"segwgan": trainers["segwgan"],
+                                   "ce-only": trainers["deeplabv3"]}, batches)
   budget = BUDGET_S[size] * (0.7 if decompose else 1.0) * (2 if before else 1)
   times = timing.interleaved(sides, reps=30, warmup=2, budget_s=budget)
   timing.report(times, unit="s", per="step")
   ratio = timing.ratio_of(times, "segwgan step", "ce-only step")
   if before:
-    timing.ratio_of(times, "segwgan step, unfolded", "ce-only step, unfolded")
-    for name in ("segwgan", "ce-only"):
-      timing.ratio_of(times, f"{name} step", f"{name} step, unfolded")
+    steps.report_unfolded(times, "segwgan", "ce-only")
   if decompose:
     piece_times = timing.interleaved(parts(trainers, batches), reps=10,
                                      warmup=1,

@@ -40,17 +40,15 @@ def run(size: str, batch: int, variant: str, override: dict,
            "bfloat16 step": steps.stepper(bf16.trainers[variant],
                                           f32.batches)}
   if before:
-    for name, built in (("float32", f32), ("bfloat16", bf16)):
-      sides[f"{name} step, unfolded"] = steps.unfolded_stepper(
-          built.trainers[variant], f32.batches)
+    sides |= steps.unfolded_sides({"float32": f32.trainers[variant],
+                                   "bfloat16": bf16.trainers[variant]},
+                                  f32.batches)
   times = timing.interleaved(sides, reps=30, warmup=2,
                              budget_s=BUDGET_S[size] * (2 if before else 1))
   timing.report(times, per="step")
   ratio = timing.ratio_of(times, "float32 step", "bfloat16 step")
   if before:
-    timing.ratio_of(times, "float32 step, unfolded", "bfloat16 step, unfolded")
-    for name in ("float32", "bfloat16"):
-      timing.ratio_of(times, f"{name} step", f"{name} step, unfolded")
+    steps.report_unfolded(times, "float32", "bfloat16")
   if profile:
     for name, call in sides.items():
       timing.print_op_times(name, timing.op_time_by_type(call, 3, 16))

@@ -10,7 +10,7 @@ gives the stage-1 `GanTrainer` of a GAN loss preset, fresh G and D.
 import dataclasses
 from typing import Dict, List, Sequence
 
-import timing  # pylint: disable=g-bad-import-order,unused-import
+import timing  # pylint: disable=g-bad-import-order
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 import tf_keras  # pylint: disable=g-import-not-at-top
@@ -118,3 +118,19 @@ def unfolded_stepper(trainer, batches):
   with timing.unfolded_training():
     call()
   return call
+
+
+def unfolded_sides(trainers: Dict[str, seg_model.SegTrainer],
+                   batches) -> dict:
+  """{"<name> step, unfolded": `unfolded_stepper`} of {name: trainer}: the
+  `--before` sides of a benchmark whose sides are "<name> step"."""
+  return {f"{name} step, unfolded": unfolded_stepper(trainer, batches)
+          for name, trainer in trainers.items()}
+
+
+def report_unfolded(times, a: str, b: str) -> None:
+  """The `--before` ratios: "<a> step" / "<b> step" unfolded, and each side
+  folded / unfolded."""
+  timing.ratio_of(times, f"{a} step, unfolded", f"{b} step, unfolded")
+  for name in (a, b):
+    timing.ratio_of(times, f"{name} step", f"{name} step, unfolded")

@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 from typing import Callable, Dict, List, Optional
+from unittest import mock
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `python benchmarks/x.py` from a fresh clone.
@@ -201,47 +202,31 @@ def converted_dm05_checkpoint() -> str:
       conversion, pathlib.Path(tempfile.mkdtemp()) / "dm05"))
 
 
-@contextlib.contextmanager
 def keras_kernels():
   """While open, segmenters are traced (for evaluation and export) with
   their layers' own kernels instead of `fused_inference.inference_kernels`:
   the "before" side of that change."""
   from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  original = fused_inference.inference_kernels
-  fused_inference.inference_kernels = (
+  return mock.patch.object(
+      fused_inference, "inference_kernels",
       lambda model, native_dilations=False: contextlib.nullcontext())
-  try:
-    yield
-  finally:
-    fused_inference.inference_kernels = original
 
 
-@contextlib.contextmanager
 def unfolded_training():
   """While open, stage-2 train steps are traced with the segmenter's own
   kernels instead of `fused_inference.frozen_batch_norm_kernels`: the
   "before" side of that change."""
   from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  original = fused_inference.frozen_batch_norm_kernels
-  fused_inference.frozen_batch_norm_kernels = (
-      lambda model: contextlib.nullcontext())
-  try:
-    yield
-  finally:
-    fused_inference.frozen_batch_norm_kernels = original
+  return mock.patch.object(fused_inference, "frozen_batch_norm_kernels",
+                           lambda model: contextlib.nullcontext())
 
 
-@contextlib.contextmanager
 def no_spp_rewrite():
   """While open, `fused_inference` leaves the ASPP (SpatialPyramidPooling)
   to its own call: the "before" side of its pooled-branch-as-bias rewrite."""
   from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  original = fused_inference._patchable_spp  # pylint: disable=protected-access
-  fused_inference._patchable_spp = lambda layer: False  # pylint: disable=protected-access
-  try:
-    yield
-  finally:
-    fused_inference._patchable_spp = original  # pylint: disable=protected-access
+  return mock.patch.object(fused_inference, "_patchable_spp",
+                           lambda layer: False)
 
 
 def op_time_by_type(call: Callable[[], object], calls: int = 3,

@@ -7,8 +7,8 @@ own, e.g. the Model Garden's synchronized batch norm, which is element-wise
 ops otherwise.
 Evaluation and the export trace the segmenter under it, and stage 2's
 training step under `frozen_batch_norm_kernels` (its subset with the right
-gradients). A patched batch norm ignores `training`: inference outputs
-only. TF's registered gradient of a depthwise convolution with `dilations`
+gradients). A patched batch norm computes inference outputs only (it
+refuses `training=True`). TF's registered gradient of a depthwise convolution with `dilations`
 (`native_dilations`) is wrong; TF runs that op only with oneDNN
 (`native_dilations_supported`).
 """
@@ -193,7 +193,7 @@ def _spp_inference(self, inputs, training=None):
   return activation(outputs + per_image)
 
 
-def _floating(layer) -> bool:
+def _patchable_policy(layer) -> bool:
   """Whether `layer` has float32 variables and computes in float32, or in
   the bfloat16 or float16 of a mixed-precision policy (what the folds and
   TF's fused batch norm take)."""
@@ -205,7 +205,7 @@ def _fusable_batch_norm(layer) -> bool:
   return (isinstance(layer, (tf_keras.layers.BatchNormalization,
                              tf_keras.layers.experimental.SyncBatchNormalization))
           and type(layer).call is tf_keras.layers.BatchNormalization.call and
-          layer.built and _floating(layer) and
+          layer.built and _patchable_policy(layer) and
           list(layer.axis) == [3] and
           getattr(layer, "virtual_batch_size", None) is None and
           not getattr(layer, "renorm", False))
@@ -215,7 +215,7 @@ def _patchable_relu6(layer) -> bool:
   return (isinstance(layer, tf_keras.layers.Activation) and
           type(layer).call is tf_keras.layers.Activation.call and
           layer.activation is tf.nn.relu6 and
-          _floating(layer))
+          _patchable_policy(layer))
 
 
 def _patchable_conv(layer) -> bool:
@@ -223,7 +223,7 @@ def _patchable_conv(layer) -> bool:
   return (isinstance(layer, conv) and type(layer).call is conv.call and
           type(layer).convolution_op is conv.convolution_op and
           layer.padding != "causal" and layer.built and
-          _floating(layer) and
+          _patchable_policy(layer) and
           layer.data_format == "channels_last" and layer.groups == 1)
 
 
@@ -248,7 +248,7 @@ def _patchable_spp(layer) -> bool:
 def _patchable_depthwise(layer) -> bool:
   return (isinstance(layer, tf_keras.layers.DepthwiseConv2D) and
           type(layer).call is tf_keras.layers.DepthwiseConv2D.call and
-          layer.built and _floating(layer) and
+          layer.built and _patchable_policy(layer) and
           layer.data_format == "channels_last")
 
 
