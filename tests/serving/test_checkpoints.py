@@ -22,6 +22,15 @@ def _logits(loaded, seed=0):
   return loaded.segmenter(images.astype(np.float32)).numpy()
 
 
+def assert_same_logits(loaded, reference):
+  """The same weights: a stage-2 experiment's model and the preset's may
+  compute batch norm in different ops, whose rounding differs with oneDNN
+  on some CPUs (6e-5 of logits up to 21 on an Intel Xeon with AMX)."""
+  expected = _logits(reference)
+  np.testing.assert_allclose(_logits(loaded), expected, rtol=1e-5,
+                             atol=1e-5 * np.abs(expected).max())
+
+
 def test_converted_checkpoint_takes_preset_from_conversion_json(converted):
   info = converted.info
   assert (info.dataset, info.num_classes, info.resize_long_side) == (VOC, 21, 0)
@@ -48,7 +57,7 @@ def test_experiment_gives_the_evaluation_size(converted_dm05, converted):
   loaded = checkpoints.load(converted_dm05,
                             experiment="stage2_pascal_voc2012_cpu")
   assert loaded.info.resize_long_side == 512
-  np.testing.assert_array_equal(_logits(loaded), _logits(converted))
+  assert_same_logits(loaded, converted)
 
 
 def test_stage2_run_best_and_latest(converted, tmp_path):
@@ -62,6 +71,6 @@ def test_stage2_run_best_and_latest(converted, tmp_path):
     loaded = checkpoints.load(str(path))
     assert loaded.info.resize_long_side == 512
     assert loaded.info.source == str(tmp_path / "best" / "ckpt-7")
-    np.testing.assert_array_equal(_logits(loaded), _logits(converted))
+    assert_same_logits(loaded, converted)
   with pytest.raises(ValueError, match="no checkpoint found"):
     checkpoints.load(str(tmp_path))
