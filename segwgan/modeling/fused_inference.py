@@ -55,6 +55,32 @@ def native_dilations_supported() -> bool:
   return bool(abs(native - portable).max() < 1e-5)
 
 
+@functools.lru_cache(maxsize=None)
+def relu6_as_minimum() -> bool:
+  """Whether the inference graphs trace ReLU6 as min(ReLU(x), 6)
+  (`_relu6_inference`): everywhere but where TF's oneDNN ops run on an
+  AVX-512 CPU. There oneDNN fuses a ReLU6 into the convolution before it at
+  no cost and the separate Minimum is the slower form (the MobileNetV2
+  SavedModel 0.93x as slow with ReLU6 kept, on an Intel Xeon with AMX);
+  on AVX2 its fused ReLU6 was the slow part (see `_relu6_inference`)."""
+  return not (_onednn_enabled() and _cpu_flag("avx512f"))
+
+
+def _onednn_enabled() -> bool:
+  from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+  return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def _cpu_flag(name: str) -> bool:
+  """Whether /proc/cpuinfo lists `name` (False where it cannot be read)."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      return any(line.startswith("flags") and name in line.split()
+                 for line in f)
+  except OSError:
+    return False
+
+
 def _stored_dtypes():
   """While open, variables read in their own dtype (float32), also inside
   a mixed-precision layer's call, where Keras reads its kernels in the
@@ -97,7 +123,7 @@ def _depthwise_inference(self, inputs, native_dilations, folding):
   """DepthwiseConv2D's output, its convolution open to a batch-norm fold.
 
   With dilations, the convolution is Keras' SpaceToBatchND / conv /
-  BatchToSpaceND, or, if `native_dilations`, one DepthwiseConv2dNative with
+  BatchToSpaceND (the bias added before BatchToSpaceND), or, if `native_dilations`, one DepthwiseConv2dNative with
   `dilations`: what TFLite runs as DEPTHWISE_CONV_2D with dilation, and TF's
   CPU kernel runs only with oneDNN.
   """
@@ -106,16 +132,23 @@ def _depthwise_inference(self, inputs, native_dilations, folding):
 
   def convolve(kernel, bias):
     kernel = tf.cast(kernel, inputs.dtype)
-    if native_dilations or max(self.dilation_rate) == 1:
+
+    def biased(images, padding, dilations):
       outputs = tf.raw_ops.DepthwiseConv2dNative(
-          input=inputs, filter=kernel, strides=strides, padding=padding,
-          dilations=[1, *self.dilation_rate, 1], data_format="NHWC")
-    else:
-      outputs = tf.nn.depthwise_conv2d(inputs, kernel, strides, padding,
-                                       dilations=self.dilation_rate)
-    if bias is not None:
-      outputs = tf.nn.bias_add(outputs, tf.cast(bias, outputs.dtype))
-    return outputs
+          input=images, filter=kernel, strides=strides, padding=padding,
+          dilations=dilations, data_format="NHWC")
+      if bias is None:
+        return outputs
+      return tf.nn.bias_add(outputs, tf.cast(bias, outputs.dtype))
+
+    if native_dilations or max(self.dilation_rate) == 1:
+      return biased(inputs, padding, [1, *self.dilation_rate, 1])
+    # Keras' form, the bias added before BatchToSpaceND (it commutes), where
+    # TF fuses it into the convolution.
+    return tf.nn.with_space_to_batch(
+        inputs, self.dilation_rate, padding,
+        lambda images, _, padding: biased(images, padding, [1, 1, 1, 1]),
+        filter_shape=self.depthwise_kernel.shape[:2])
 
   outputs = convolve(self.depthwise_kernel, self.bias if self.use_bias
                      else None)
@@ -163,12 +196,21 @@ def _batch_norm_inference(self, inputs, training=None, mask=None, *,
 
 
 def _relu6_inference(self, inputs):
-  """ReLU6 as min(ReLU(x), 6): TF fuses the ReLU into a preceding
-  convolution, which ran faster than its fused ReLU6 on an AVX2 CPU (a 1x1
-  convolution with bias, batch 1: fused ReLU6 2.8 ms, ReLU + Minimum 2.2
-  ms; with oneDNN 6.0 and 2.3 ms). The TFLite converter fuses both forms."""
+  """ReLU6, as min(ReLU(x), 6) where `relu6_as_minimum()` (TF fuses the
+  ReLU into a preceding convolution: on an AVX2 CPU, a 1x1 convolution with
+  bias, batch 1, took 2.8 ms with a fused ReLU6, 2.2 ms with ReLU +
+  Minimum; with oneDNN 6.0 and 2.3 ms), and applied before the
+  BatchToSpaceND of a dilated depthwise convolution that makes its input
+  (element-wise, it commutes with it), where TF fuses it into the
+  convolution. The TFLite converter fuses both forms."""
   del self
-  return tf.minimum(tf.nn.relu(inputs), 6.0)
+  def relu6(x):
+    return tf.minimum(tf.nn.relu(x), 6.0) if relu6_as_minimum() else (
+        tf.nn.relu6(x))
+  if not tf.executing_eagerly() and inputs.op.type == "BatchToSpaceND":
+    batched, block_shape, crops = inputs.op.inputs
+    return tf.batch_to_space(relu6(batched), block_shape, crops)
+  return relu6(inputs)
 
 
 def _spp_inference(self, inputs, training=None):
@@ -267,7 +309,8 @@ def inference_kernels(model, native_dilations: bool = False):
     that fusion slowly without AVX-512. The unfolded convolution stays in
     the traced graph unused: TF prunes it when running a tf.function, and
     the TFLite converter drops it (called eagerly, both run);
-  * Activation layers of ReLU6: `_relu6_inference`;
+  * Activation layers of ReLU6: `_relu6_inference` (as min(ReLU(x), 6)
+    where `relu6_as_minimum()`: not on AVX-512 CPUs with oneDNN);
   * the Model Garden's SpatialPyramidPooling (ASPP) with global image
     pooling: `_spp_inference`, the pooled branch as a per-image bias.
 

@@ -96,8 +96,20 @@ def batch_norm_inputs(concrete_function):
 
 
 def op_types(concrete_function):
-  return collections.Counter(op.type for op in
-                             concrete_function.graph.get_operations())
+  """Types of the graph's ops, those of the functions it calls included."""
+  graph = concrete_function.graph.as_graph_def()
+  return collections.Counter(
+      [node.op for node in graph.node] +
+      [node.op for function in graph.library.function
+       for node in function.node_def])
+
+
+def assert_relu6_form(types, at_least=34):
+  """ReLU6 traced in the form `relu6_as_minimum` picks on this machine."""
+  if fused_inference.relu6_as_minimum():
+    assert types["Relu6"] == 0 and types["Minimum"] >= at_least
+  else:
+    assert types["Minimum"] == 0 and types["Relu6"] >= at_least
 
 
 @NATIVE_DILATIONS
@@ -119,7 +131,7 @@ def test_same_outputs_and_layers_restored(perturbed, pixels,
   assert types["ResizeBilinear"] == 1 and types["ConcatV2"] == 0
   # Every batch norm follows a convolution and is folded into it.
   assert types["FusedBatchNormV3"] == 0
-  assert types["Relu6"] == 0 and types["Minimum"] >= 35
+  assert_relu6_form(types)
   np.testing.assert_allclose(outputs, reference, rtol=1e-4,
                              atol=1e-4 * np.abs(reference).max())
   assert np.mean(outputs.argmax(-1) == reference.argmax(-1)) >= 0.999
@@ -144,7 +156,7 @@ def test_serving_graph_folds_batch_norm(loaded, native_dilations):
   # Every batch norm is folded into the convolution before it.
   assert types["FusedBatchNormV3"] == 0
   assert types["Conv2D"] >= 35 and types["DepthwiseConv2dNative"] >= 17
-  assert types["Relu6"] == 0 and types["Minimum"] >= 35
+  assert_relu6_form(types)
   # Portable by default: dilations as SpaceToBatchND / BatchToSpaceND.
   assert (types["SpaceToBatchND"] > 0) == (not native_dilations)
 
@@ -241,7 +253,9 @@ def test_convolutions_it_cannot_fold_are_left_alone(layer):
     assert not patched_types(model)
 
 
-def test_relu6_as_min_of_relu():
+@pytest.mark.parametrize("as_minimum", [True, False])
+def test_relu6_in_the_form_picked(monkeypatch, as_minimum):
+  monkeypatch.setattr(fused_inference, "relu6_as_minimum", lambda: as_minimum)
   inputs = tf_keras.Input([None, None, 3])
   model = tf_keras.Model(inputs, tf_keras.layers.Activation(tf.nn.relu6)(
       tf_keras.layers.Conv2D(4, 3)(inputs)))
@@ -254,8 +268,24 @@ def test_relu6_as_min_of_relu():
     function = tf.function(lambda x: model(x, training=False))
     outputs = function(images).numpy()
   types = op_types(function.get_concrete_function(images))
-  assert types["Relu6"] == 0 and types["Relu"] == 1
+  assert (types["Relu6"], types["Relu"], types["Minimum"]) == (
+      (0, 1, 1) if as_minimum else (1, 0, 0))
   np.testing.assert_array_equal(outputs, reference)
+
+
+@pytest.mark.parametrize("onednn,avx512,as_minimum", [
+    (True, True, False), (True, False, True), (False, True, True),
+    (False, False, True)])
+def test_relu6_kept_only_with_onednn_on_avx512(monkeypatch, onednn, avx512,
+                                               as_minimum):
+  monkeypatch.setattr(fused_inference, "_onednn_enabled", lambda: onednn)
+  monkeypatch.setattr(fused_inference, "_cpu_flag",
+                      lambda name: avx512 and name == "avx512f")
+  fused_inference.relu6_as_minimum.cache_clear()
+  try:
+    assert fused_inference.relu6_as_minimum() is as_minimum
+  finally:
+    fused_inference.relu6_as_minimum.cache_clear()
 
 
 def spatial_pyramid_pooling(**options):
@@ -484,7 +514,7 @@ def test_evaluation_traces_the_fused_kernels(loaded, pixels):
   predict = inference.make_batch_predict_fn(segmenter)
   labels = predict(pixels, image_info).numpy()
   types = op_types(predict.get_concrete_function(pixels, image_info))
-  assert types["FusedBatchNormV3"] == 0 and types["Relu6"] == 0
-  assert types["Minimum"] >= 35
+  assert types["FusedBatchNormV3"] == 0
+  assert_relu6_form(types)
   keras_labels = np.argmax(segmenter(pixels, training=False)[0], -1)
   assert np.mean(labels[0] == keras_labels) >= 0.999
