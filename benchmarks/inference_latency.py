@@ -26,7 +26,11 @@ Sides (each a call on the same image, timed interleaved, medians):
 
 "before: ..., no ASPP rewrite": the SavedModel `logits` and the 257x257
 model.tflite exported without `fused_inference`'s ASPP rewrite (the image
-pooling branch as a per-image bias).
+pooling branch as a per-image bias). "before: savedmodel logits, weights as
+variables": the export's functions reading the segmenter's variables (the
+export freezes them into graph constants). "before: savedmodel logits,
+ReLU6 as min(ReLU, 6)": where `fused_inference.relu6_as_minimum()` keeps
+ReLU6 as one op (oneDNN on an AVX-512 CPU), the form used elsewhere.
 
 Unless `--no_before`, the export traced with Keras' own kernels (no
 `fused_inference`) as well: "savedmodel logits (Keras kernels)" and "our
@@ -34,10 +38,8 @@ tflite (export, Keras kernels)". (A side without the depthwise batch-norm
 fold was removed with the Conv2D fold: with oneDNN on an AVX2 CPU, an
 unfolded Conv2D + fused batch norm + ReLU6 runs about 25x slower.)
 
-With `--candidates`, a SavedModel and three TFLite conversions not adopted
+With `--candidates`, three TFLite conversions not adopted
 (benchmarks/RESULTS.md):
-  savedmodel logits, frozen   the `logits` signature with the weights as
-                              graph constants (convert_variables_to_constants_v2)
   our tflite, google's work   normalised pixels -> logits: exactly the
                               Google file's work
   ..., 257x257 only           the same for one input size (static shapes,
@@ -66,7 +68,6 @@ import timing  # pylint: disable=g-bad-import-order
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from PIL import Image  # pylint: disable=g-import-not-at-top
-from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-import-not-at-top
 
 from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
 from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
@@ -137,26 +138,9 @@ def _tflite_of(module, function, optimize=False) -> bytes:
   return converter.convert()
 
 
-def _frozen_logits(module):
-  """`module`'s logits signature, weights frozen, saved and loaded."""
-  frozen = convert_to_constants.convert_variables_to_constants_v2(
-      module.logits_signature.get_concrete_function())
-  staging = pathlib.Path(tempfile.mkdtemp()) / "frozen"
-  tf.saved_model.save(tf.Module(), str(staging),
-                      signatures={export.LOGITS_KEY: frozen})
-  restored = tf.saved_model.load(str(staging))
-
-  def logits(pixels):  # Calls through `restored`, which keeps it alive.
-    return restored.signatures[export.LOGITS_KEY](pixels=pixels)
-
-  return logits
-
-
 def candidates(loaded, image, normalised) -> dict:
   """The `--candidates` sides: {name: call}."""
   shape = [1, SIZE, SIZE, 3]
-  frozen = _frozen_logits(export.ServingModule(loaded.segmenter, loaded.info))
-  pixels = tf.constant(image, tf.float32)
   tflite = export.ServingModule(loaded.segmenter, loaded.info,
                                 native_dilations=True)
   unnormalised = export.ServingModule(
@@ -165,8 +149,6 @@ def candidates(loaded, image, normalised) -> dict:
       native_dilations=True)
   fixed_size = _FixedSizeLogits(unnormalised)
   return {
-      "savedmodel logits, frozen": lambda: [
-          v.numpy() for v in frozen(pixels).values()],
       "our tflite, google's work": tflite_call(interpreter(
           _tflite_of(unnormalised, unnormalised.logits_signature), shape),
           normalised),
@@ -244,11 +226,22 @@ def run(args):
     no_spp_dir = export.export(loaded, export_dir.with_name("no_spp"),
                                tflite=True, tflite_size=(SIZE, SIZE))
   no_spp_module, _ = export.load(no_spp_dir)
+  with timing.variable_weights():
+    variables_module, _ = export.load(export.export(
+        loaded, export_dir.with_name("variables")))
   before = {
+      "before: savedmodel logits, weights as variables":
+          lambda: [variables_module.logits(pixels_t).numpy()],
       "before: savedmodel logits, no ASPP rewrite":
           lambda: [no_spp_module.logits(pixels_t).numpy()],
       "before: our tflite (export, 257x257), no ASPP rewrite": tflite_call(
           interpreter(no_spp_dir / export.TFLITE_FILE), image)}
+  if not fused_inference.relu6_as_minimum():
+    with timing.relu6_as_minimum():
+      minimum_module, _ = export.load(export.export(
+          loaded, export_dir.with_name("minimum")))
+    before["before: savedmodel logits, ReLU6 as min(ReLU, 6)"] = (
+        lambda: [minimum_module.logits(pixels_t).numpy()])
   if not args.no_before:
     with timing.keras_kernels():
       before_dir = export.export(
@@ -281,7 +274,7 @@ def run(args):
       "savedmodel logits": np.argmax(module.logits(pixels_t).numpy()[0], -1),
       **{name: np.argmax(call()[0], -1) for name, call in native_sides.items()},
       **{name: labels_of(call()) for name, call in calls.items()
-         if ("tflite" in name or "frozen" in name or "ASPP" in name) and
+         if ("tflite" in name or "before" in name) and
          name != "google tflite"}}
   for name, labels in agreement.items():
     print(f"  {name}: {np.mean(labels == reference):.4f} of pixels agree "
@@ -308,10 +301,9 @@ def run(args):
   for name in calls:
     if name.startswith("our tflite, "):
       timing.ratio_of(times, name, "google tflite")
-  if args.candidates:
-    timing.ratio_of(times, "savedmodel logits, frozen", "savedmodel logits")
-  timing.ratio_of(times, "savedmodel logits",
-                  "before: savedmodel logits, no ASPP rewrite")
+  for name in calls:
+    if name.startswith("before: savedmodel logits"):
+      timing.ratio_of(times, "savedmodel logits", name)
   timing.ratio_of(times, "our tflite (export, 257x257)",
                   "before: our tflite (export, 257x257), no ASPP rewrite")
   if not args.no_before:

@@ -229,6 +229,35 @@ def no_spp_rewrite():
                            lambda layer: False)
 
 
+def variable_weights():
+  """While open, exports call the segmenter's variables instead of freezing
+  its weights into graph constants (`export._frozen_segmenter`): the
+  "before" side of that change."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
+  from segwgan.serving import export  # pylint: disable=g-import-not-at-top
+
+  class VariableSegmenter(tf.Module):
+    def __init__(self, segmenter, native_dilations):
+      super().__init__()
+      self.weights = list(segmenter.variables)  # Tracked: saved with it.
+      self._call = (segmenter, native_dilations)
+
+    def __call__(self, images):
+      segmenter, native_dilations = self._call
+      with fused_inference.inference_kernels(segmenter, native_dilations):
+        return segmenter(images, training=False)
+
+  return mock.patch.object(export, "_frozen_segmenter", VariableSegmenter)
+
+
+def relu6_as_minimum():
+  """While open, inference graphs trace ReLU6 as min(ReLU(x), 6) whatever
+  the CPU: the "before" side of `fused_inference.relu6_as_minimum`."""
+  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
+  return mock.patch.object(fused_inference, "relu6_as_minimum", lambda: True)
+
+
 def op_time_by_type(call: Callable[[], object], calls: int = 3,
                     top: int = 12) -> List[tuple]:
   """[(op type, self time in ms per call, share)] of `calls` calls of `call`,

@@ -23,13 +23,15 @@ The segmenter is traced with `modeling.fused_inference`'s kernels (fused
 batch norm, folded into a preceding convolution) and, for TFLite (or by
 request), a dilated depthwise convolution as one op with dilations (Keras'
 SpaceToBatchND / conv / BatchToSpaceND with run-time paddings split
-XNNPACK's graph in 24 pieces).
+XNNPACK's graph in 24 pieces); its weights are graph constants, so an
+export holds no variables.
 """
 import numbers
 import pathlib
 import tempfile
 
 import tensorflow as tf
+from tensorflow.python.framework import convert_to_constants
 
 from segwgan import io_utils
 from segwgan.modeling import fused_inference
@@ -62,15 +64,7 @@ class ServingModule(tf.Module):
                native_dilations: bool = False):
     super().__init__()
     self.info = info
-    # Only the variables are tracked: tracking the Keras model would make
-    # saving trace every layer (10x slower) for nothing the export uses.
-    self.segmenter_variables = list(segmenter.variables)
-
-    def call_segmenter(images):
-      with fused_inference.inference_kernels(segmenter, native_dilations):
-        return segmenter(images, training=False)
-
-    self._segmenter = call_segmenter
+    self._segmenter = _frozen_segmenter(segmenter, native_dilations)
     self._mean = tf.constant(info.mean, tf.float32)
     self._stddev = tf.constant(info.stddev, tf.float32)
 
@@ -119,6 +113,22 @@ class ServingModule(tf.Module):
   def signatures(self) -> dict:
     return {SERVING_KEY: self.serve.get_concrete_function(),
             LOGITS_KEY: self.logits_signature.get_concrete_function()}
+
+
+def _frozen_segmenter(segmenter, native_dilations: bool):
+  """`segmenter`'s inference (`fused_inference` kernels) as a function of
+  its input, its weights graph constants: TF folds the weight-only
+  arithmetic (the batch-norm folds) when it loads the function, and oneDNN
+  keeps the filters it reorders."""
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.float32)])
+  def segment(images):
+    with fused_inference.inference_kernels(segmenter, native_dilations):
+      return segmenter(images, training=False)
+
+  frozen = convert_to_constants.convert_variables_to_constants_v2(
+      segment.get_concrete_function())
+  return lambda images: frozen(images)[0]
 
 
 def convert_tflite(saved_model_dir) -> bytes:

@@ -82,6 +82,29 @@ def test_any_size_and_batches(loaded, exported, images):
       assert agreement(labels[0], keras_labels(loaded, batch[0])) >= 0.999
 
 
+def test_weights_are_graph_constants(loaded, exported, images):
+  """The export holds no variables: its functions read the weights as
+  constants, which a later change of the segmenter's weights leaves alone."""
+  module, _ = export.load(exported)
+  saved = [name for name, _ in tf.train.list_variables(
+      str(exported / "variables" / "variables"))]
+  assert saved == ["_CHECKPOINTABLE_OBJECT_GRAPH"], saved
+  graph = module.signatures["logits"].graph.as_graph_def()
+  ops = collections.Counter(node.op for function in graph.library.function
+                            for node in function.node_def)
+  assert ops["Conv2D"] >= 35 and ops["Const"] > ops["Conv2D"]
+  assert not {"ReadVariableOp", "VarHandleOp"} & set(ops), ops
+  pixels = tf.constant(images[0][None, :65, :65], tf.float32)
+  before = module.logits(pixels).numpy()
+  kernel = loaded.segmenter.trainable_variables[0]
+  value = kernel.numpy()
+  kernel.assign(value + 1.0)
+  try:
+    np.testing.assert_array_equal(module.logits(pixels).numpy(), before)
+  finally:
+    kernel.assign(value)
+
+
 def test_tflite_matches_keras_and_the_saved_model(loaded, exported, images):
   interpreter = tflite_interpreter(exported / export.TFLITE_FILE)
   interpreter.allocate_tensors()
@@ -89,7 +112,8 @@ def test_tflite_matches_keras_and_the_saved_model(loaded, exported, images):
                             for op in interpreter._get_ops_details())  # pylint: disable=protected-access
   # Each dilated depthwise convolution is one op (no SpaceToBatchND pairs).
   assert "SPACE_TO_BATCH_ND" not in ops and ops["DEPTHWISE_CONV_2D"] == 17
-  # ReLU6 (traced as min(ReLU(x), 6)) is fused into the convolutions.
+  # ReLU6 (either form, `fused_inference.relu6_as_minimum`) is fused into
+  # the convolutions.
   assert not {"MINIMUM", "RELU", "RELU6"} & set(ops), ops
   runner = interpreter.get_signature_runner("serving_default")
   module, _ = export.load(exported)
