@@ -43,6 +43,10 @@ TFLITE_FILE = "model.tflite"
 SERVING_KEY = "serving_default"
 LOGITS_KEY = "logits"
 SERVING_OUTPUTS = ("labels", "probabilities")
+# For inference only: custom gradients (e.g. of the ResNet's swish, which
+# capture the frozen graph's constants and then cannot be saved) are left
+# out.
+_SAVE_OPTIONS = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
 
 
 def scaled_size(size, long_side: int):
@@ -181,7 +185,8 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
     check_native_dilations()
   module = ServingModule(loaded.segmenter, loaded.info, native_dilations)
   with io_utils.atomic_directory(export_dir) as tmp:
-    tf.saved_model.save(module, str(tmp), signatures=module.signatures())
+    tf.saved_model.save(module, str(tmp), signatures=module.signatures(),
+                        options=_SAVE_OPTIONS)
     info_path = tmp / INFO_FILE
     info_path.parent.mkdir(parents=True, exist_ok=True)
     info_path.write_text(loaded.info.to_json())
@@ -233,7 +238,7 @@ def _tflite(loaded: checkpoints.Loaded, size=None,
   module = ServingModule(loaded.segmenter, loaded.info, native_dilations=True)
   serve = module.serving_function(size, outputs)
   with tempfile.TemporaryDirectory(prefix="segwgan_tflite_") as staging:
-    tf.saved_model.save(module, staging, signatures={
+    tf.saved_model.save(module, staging, options=_SAVE_OPTIONS, signatures={
         SERVING_KEY: serve.get_concrete_function()})
     return convert_tflite(pathlib.Path(staging))
 

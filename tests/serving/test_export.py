@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 from PIL import Image
 
 from segwgan.serving import checkpoints
@@ -103,6 +104,23 @@ def test_weights_are_graph_constants(loaded, exported, images):
     np.testing.assert_array_equal(module.logits(pixels).numpy(), before)
   finally:
     kernel.assign(value)
+
+
+def test_a_model_with_custom_gradients_exports(tmp_path):
+  """Swish (the ResNet's activation) has a custom gradient that captures
+  the frozen weights: the export, for inference only, leaves it out."""
+  inputs = tf_keras.Input([None, None, 3])
+  features = tf.nn.silu(tf_keras.layers.Conv2D(8, 3, padding="same")(inputs))
+  model = tf_keras.Model(inputs, tf_keras.layers.Conv2D(21, 1)(features))
+  info = checkpoints.ModelInfo(dataset="pascal_voc2012", mean=(127.5,) * 3,
+                               stddev=(127.5,) * 3)
+  module, _ = export.load(export.export(checkpoints.Loaded(model, info),
+                                        tmp_path / "swish", tflite=True))
+  image = np.random.default_rng(0).integers(0, 256, (1, 9, 11, 3), np.uint8)
+  expected = model((image.astype(np.float32) - 127.5) / 127.5).numpy()
+  np.testing.assert_allclose(
+      module.logits(tf.constant(image, tf.float32)).numpy(), expected,
+      rtol=1e-5, atol=1e-5)
 
 
 def test_tflite_matches_keras_and_the_saved_model(loaded, exported, images):
