@@ -28,9 +28,14 @@ Sides (each a call on the same image, timed interleaved, medians):
 model.tflite exported without `fused_inference`'s ASPP rewrite (the image
 pooling branch as a per-image bias). "before: savedmodel logits, weights as
 variables": the export's functions reading the segmenter's variables (the
-export freezes them into graph constants). "before: savedmodel logits,
-ReLU6 as min(ReLU, 6)": where `fused_inference.relu6_as_minimum()` keeps
-ReLU6 as one op (oneDNN on an AVX-512 CPU), the form used elsewhere.
+export freezes them into graph constants). "in-process logits, this CPU's
+ReLU6": where `fused_inference.relu6_as_minimum()` keeps ReLU6 as one op
+(oneDNN on an AVX-512 CPU), `ServingModule.logits` traced in this process
+with it (as `Predictor.from_checkpoint` and evaluation run), where the
+export has the portable min(ReLU(x), 6).
+
+Every SavedModel side holds its weights as graph constants, as the export
+does (also "(Keras kernels)" below, unlike figures before 2026-12-02).
 
 Unless `--no_before`, the export traced with Keras' own kernels (no
 `fused_inference`) as well: "savedmodel logits (Keras kernels)" and "our
@@ -237,11 +242,9 @@ def run(args):
       "before: our tflite (export, 257x257), no ASPP rewrite": tflite_call(
           interpreter(no_spp_dir / export.TFLITE_FILE), image)}
   if not fused_inference.relu6_as_minimum():
-    with timing.relu6_as_minimum():
-      minimum_module, _ = export.load(export.export(
-          loaded, export_dir.with_name("minimum")))
-    before["before: savedmodel logits, ReLU6 as min(ReLU, 6)"] = (
-        lambda: [minimum_module.logits(pixels_t).numpy()])
+    in_process = export.ServingModule(loaded.segmenter, loaded.info)
+    before["in-process logits, this CPU's ReLU6"] = (
+        lambda: [in_process.logits(pixels_t).numpy()])
   if not args.no_before:
     with timing.keras_kernels():
       before_dir = export.export(
@@ -274,7 +277,7 @@ def run(args):
       "savedmodel logits": np.argmax(module.logits(pixels_t).numpy()[0], -1),
       **{name: np.argmax(call()[0], -1) for name, call in native_sides.items()},
       **{name: labels_of(call()) for name, call in calls.items()
-         if ("tflite" in name or "before" in name) and
+         if ("tflite" in name or "before" in name or "in-process" in name) and
          name != "google tflite"}}
   for name, labels in agreement.items():
     print(f"  {name}: {np.mean(labels == reference):.4f} of pixels agree "
@@ -304,6 +307,8 @@ def run(args):
   for name in calls:
     if name.startswith("before: savedmodel logits"):
       timing.ratio_of(times, "savedmodel logits", name)
+    if name.startswith("in-process"):
+      timing.ratio_of(times, name, "savedmodel logits")
   timing.ratio_of(times, "our tflite (export, 257x257)",
                   "before: our tflite (export, 257x257), no ASPP rewrite")
   if not args.no_before:

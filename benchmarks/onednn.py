@@ -6,6 +6,9 @@ children alternate off, on, on, off, ... (`--rounds` pairs). Each child
 builds every workload below, warms each up, times them interleaved and
 prints its times; the parent reports per-workload medians over all its
 children's repetitions and the ratio off / on (above 1: oneDNN is faster).
+On an AVX-512 CPU the two sides' evaluation graphs also differ in their
+ReLU6 (`fused_inference.relu6_as_minimum`: one op with oneDNN, else
+min(ReLU(x), 6)); the export logits' ReLU6 is the same on both.
 
 Workloads, on real CMP Facades batches of the experiments' pipelines:
   ce step         stage-2 CE-only step, cpu config (MobileNetV2 0.5
@@ -67,7 +70,7 @@ def child_workloads(paper: bool, checkpoint: str) -> dict:
 
   workloads["evaluation"] = evaluation
   loaded = checkpoints.load(checkpoint, dataset="pascal_voc2012")
-  module = export.ServingModule(loaded.segmenter, loaded.info)
+  module = export.ServingModule(loaded.segmenter, loaded.info, portable=True)
   # Time does not depend on the pixel values.
   pixels = tf.random.stateless_uniform([1, 257, 257, 3], [0, 1], 0.0, 255.0)
 

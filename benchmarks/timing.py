@@ -238,24 +238,24 @@ def variable_weights():
   from segwgan.serving import export  # pylint: disable=g-import-not-at-top
 
   class VariableSegmenter(tf.Module):
-    def __init__(self, segmenter, native_dilations):
+    """Tracks the variables only (tracking the Keras model would make saving
+    trace every layer)."""
+
+    def __init__(self, segmenter, native_dilations, portable):
       super().__init__()
-      self.weights = list(segmenter.variables)  # Tracked: saved with it.
-      self._call = (segmenter, native_dilations)
+      self.weights = list(segmenter.variables)
+
+      def call(images):
+        with fused_inference.inference_kernels(segmenter, native_dilations,
+                                               portable):
+          return segmenter(images, training=False)
+
+      self._call = call
 
     def __call__(self, images):
-      segmenter, native_dilations = self._call
-      with fused_inference.inference_kernels(segmenter, native_dilations):
-        return segmenter(images, training=False)
+      return self._call(images)
 
   return mock.patch.object(export, "_frozen_segmenter", VariableSegmenter)
-
-
-def relu6_as_minimum():
-  """While open, inference graphs trace ReLU6 as min(ReLU(x), 6) whatever
-  the CPU: the "before" side of `fused_inference.relu6_as_minimum`."""
-  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  return mock.patch.object(fused_inference, "relu6_as_minimum", lambda: True)
 
 
 def op_time_by_type(call: Callable[[], object], calls: int = 3,

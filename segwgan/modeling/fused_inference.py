@@ -8,9 +8,9 @@ ops otherwise.
 Evaluation and the export trace the segmenter under it, and stage 2's
 training step under `frozen_batch_norm_kernels` (its subset with the right
 gradients). A patched batch norm computes inference outputs only (it
-refuses `training=True`). TF's registered gradient of a depthwise convolution with `dilations`
-(`native_dilations`) is wrong; TF runs that op only with oneDNN
-(`native_dilations_supported`).
+refuses `training=True`). TF's registered gradient of a depthwise
+convolution with `dilations` (`native_dilations`) is wrong; TF runs that op
+only with oneDNN (`native_dilations_supported`).
 """
 import contextlib
 import functools
@@ -57,18 +57,24 @@ def native_dilations_supported() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def relu6_as_minimum() -> bool:
-  """Whether the inference graphs trace ReLU6 as min(ReLU(x), 6)
+  """Whether this process's inference graphs trace ReLU6 as min(ReLU(x), 6)
   (`_relu6_inference`): everywhere but where TF's oneDNN ops run on an
   AVX-512 CPU. There oneDNN fuses a ReLU6 into the convolution before it at
   no cost and the separate Minimum is the slower form (the MobileNetV2
-  SavedModel 0.93x as slow with ReLU6 kept, on an Intel Xeon with AMX);
-  on AVX2 its fused ReLU6 was the slow part (see `_relu6_inference`)."""
+  SavedModel 0.90-0.93x as slow with ReLU6 kept, on an Intel Xeon with AMX;
+  other AVX-512 CPUs not measured); on AVX2 its fused ReLU6 was the slow
+  part (see `_relu6_inference`). Exports (`inference_kernels(portable=
+  True)`) always take min(ReLU(x), 6): they may run on another CPU."""
   return not (_onednn_enabled() and _cpu_flag("avx512f"))
 
 
 def _onednn_enabled() -> bool:
-  from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
-  return bool(_pywrap_util_port.IsMklEnabled())
+  """Whether TF's oneDNN ops are on (False if TF cannot tell)."""
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+    return bool(_pywrap_util_port.IsMklEnabled())
+  except (ImportError, AttributeError):
+    return False
 
 
 def _cpu_flag(name: str) -> bool:
@@ -123,9 +129,10 @@ def _depthwise_inference(self, inputs, native_dilations, folding):
   """DepthwiseConv2D's output, its convolution open to a batch-norm fold.
 
   With dilations, the convolution is Keras' SpaceToBatchND / conv /
-  BatchToSpaceND (the bias added before BatchToSpaceND), or, if `native_dilations`, one DepthwiseConv2dNative with
-  `dilations`: what TFLite runs as DEPTHWISE_CONV_2D with dilation, and TF's
-  CPU kernel runs only with oneDNN.
+  BatchToSpaceND (the bias added before BatchToSpaceND), or, if
+  `native_dilations`, one DepthwiseConv2dNative with `dilations`: what
+  TFLite runs as DEPTHWISE_CONV_2D with dilation, and TF's CPU kernel runs
+  only with oneDNN.
   """
   strides = [1, *self.strides, 1]
   padding = self.padding.upper()
@@ -195,8 +202,8 @@ def _batch_norm_inference(self, inputs, training=None, mask=None, *,
   return outputs
 
 
-def _relu6_inference(self, inputs):
-  """ReLU6, as min(ReLU(x), 6) where `relu6_as_minimum()` (TF fuses the
+def _relu6_inference(self, inputs, as_minimum: bool):
+  """ReLU6, as min(ReLU(x), 6) if `as_minimum` (TF fuses the
   ReLU into a preceding convolution: on an AVX2 CPU, a 1x1 convolution with
   bias, batch 1, took 2.8 ms with a fused ReLU6, 2.2 ms with ReLU +
   Minimum; with oneDNN 6.0 and 2.3 ms), and applied before the
@@ -205,8 +212,7 @@ def _relu6_inference(self, inputs):
   convolution. The TFLite converter fuses both forms."""
   del self
   def relu6(x):
-    return tf.minimum(tf.nn.relu(x), 6.0) if relu6_as_minimum() else (
-        tf.nn.relu6(x))
+    return tf.minimum(tf.nn.relu(x), 6.0) if as_minimum else tf.nn.relu6(x)
   if not tf.executing_eagerly() and inputs.op.type == "BatchToSpaceND":
     batched, block_shape, crops = inputs.op.inputs
     return tf.batch_to_space(relu6(batched), block_shape, crops)
@@ -295,7 +301,8 @@ def _patchable_depthwise(layer) -> bool:
 
 
 @contextlib.contextmanager
-def inference_kernels(model, native_dilations: bool = False):
+def inference_kernels(model, native_dilations: bool = False,
+                      portable: bool = False):
   """While open, `model`'s layers compute inference outputs with:
 
   * built channels-last BatchNormalization layers (also the synchronized
@@ -309,8 +316,9 @@ def inference_kernels(model, native_dilations: bool = False):
     that fusion slowly without AVX-512. The unfolded convolution stays in
     the traced graph unused: TF prunes it when running a tf.function, and
     the TFLite converter drops it (called eagerly, both run);
-  * Activation layers of ReLU6: `_relu6_inference` (as min(ReLU(x), 6)
-    where `relu6_as_minimum()`: not on AVX-512 CPUs with oneDNN);
+  * Activation layers of ReLU6: `_relu6_inference`, as min(ReLU(x), 6)
+    if `portable` (for graphs that may run on another CPU: exports) or
+    `relu6_as_minimum()` (not on AVX-512 CPUs with oneDNN);
   * the Model Garden's SpatialPyramidPooling (ASPP) with global image
     pooling: `_spp_inference`, the pooled branch as a per-image bias.
 
@@ -323,7 +331,9 @@ def inference_kernels(model, native_dilations: bool = False):
   or bfloat16 variables), subclasses with their own `call`, and a `model`
   that is not a tf.Module, are left as they are.
   """
-  with _patched(model, native_dilations=native_dilations, relu6=True):
+  relu6 = functools.partial(_relu6_inference,
+                            as_minimum=portable or relu6_as_minimum())
+  with _patched(model, native_dilations=native_dilations, relu6=relu6):
     yield
 
 
@@ -337,14 +347,14 @@ def frozen_batch_norm_kernels(model):
   norm's gradient op. ReLU6 stays one op (min(ReLU, 6)'s gradient is
   slower) and dilations keep Keras' form (the native op's gradient is
   wrong)."""
-  with _patched(model, native_dilations=False, relu6=False):
+  with _patched(model, native_dilations=False, relu6=None):
     yield
 
 
 @contextlib.contextmanager
-def _patched(model, *, native_dilations: bool, relu6: bool):
+def _patched(model, *, native_dilations: bool, relu6):
   """`model`'s layers patched with the kernels asked for (see
-  `inference_kernels`)."""
+  `inference_kernels`); ReLU6 layers with `relu6` unless None."""
   folding = []
   patched = []
   with _LOCK:
@@ -354,8 +364,8 @@ def _patched(model, *, native_dilations: bool, relu6: bool):
           kernel = functools.partial(_batch_norm_inference, folding=folding)
         elif _patchable_spp(layer):
           kernel = _spp_inference
-        elif relu6 and _patchable_relu6(layer):
-          kernel = _relu6_inference
+        elif relu6 is not None and _patchable_relu6(layer):
+          kernel = relu6
         elif _patchable_conv(layer):
           kernel = functools.partial(_conv_inference, folding=folding)
         elif _patchable_depthwise(layer):

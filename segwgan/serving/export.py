@@ -62,13 +62,15 @@ class ServingModule(tf.Module):
   `native_dilations` traces dilated depthwise convolutions as one op (see
   `fused_inference`): what TFLite runs, and faster in TF, but only with
   TF's oneDNN ops on (`fused_inference.native_dilations_supported`).
+  `portable`: ReLU6 in the form fast on any CPU (what `export` saves), not
+  this CPU's (`fused_inference.relu6_as_minimum`).
   """
 
   def __init__(self, segmenter, info: checkpoints.ModelInfo,
-               native_dilations: bool = False):
+               native_dilations: bool = False, portable: bool = False):
     super().__init__()
     self.info = info
-    self._segmenter = _frozen_segmenter(segmenter, native_dilations)
+    self._segmenter = _frozen_segmenter(segmenter, native_dilations, portable)
     self._mean = tf.constant(info.mean, tf.float32)
     self._stddev = tf.constant(info.stddev, tf.float32)
 
@@ -119,15 +121,16 @@ class ServingModule(tf.Module):
             LOGITS_KEY: self.logits_signature.get_concrete_function()}
 
 
-def _frozen_segmenter(segmenter, native_dilations: bool):
-  """`segmenter`'s inference (`fused_inference` kernels) as a function of
-  its input, its weights graph constants: TF folds the weight-only
-  arithmetic (the batch-norm folds) when it loads the function, and oneDNN
-  keeps the filters it reorders."""
+def _frozen_segmenter(segmenter, native_dilations: bool, portable: bool):
+  """`segmenter`'s inference (`fused_inference`'s portable kernels) as a
+  function of its input, its weights graph constants: TF folds the
+  weight-only arithmetic (the batch-norm folds) when it first optimises the
+  function, not at every call, and oneDNN keeps the filters it reorders."""
   @tf.function(input_signature=[
       tf.TensorSpec([None, None, None, 3], tf.float32)])
   def segment(images):
-    with fused_inference.inference_kernels(segmenter, native_dilations):
+    with fused_inference.inference_kernels(segmenter, native_dilations,
+                                           portable):
       return segmenter(images, training=False)
 
   frozen = convert_to_constants.convert_variables_to_constants_v2(
@@ -183,7 +186,8 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
                           "replace it)")
   if native_dilations:
     check_native_dilations()
-  module = ServingModule(loaded.segmenter, loaded.info, native_dilations)
+  module = ServingModule(loaded.segmenter, loaded.info, native_dilations,
+                         portable=True)
   with io_utils.atomic_directory(export_dir) as tmp:
     tf.saved_model.save(module, str(tmp), signatures=module.signatures(),
                         options=_SAVE_OPTIONS)

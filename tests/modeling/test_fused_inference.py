@@ -104,12 +104,32 @@ def op_types(concrete_function):
        for node in function.node_def])
 
 
-def assert_relu6_form(types, at_least=34):
-  """ReLU6 traced in the form `relu6_as_minimum` picks on this machine."""
-  if fused_inference.relu6_as_minimum():
-    assert types["Relu6"] == 0 and types["Minimum"] >= at_least
+def assert_relu6_form(types, as_minimum=None):
+  """The MobileNetV2 DeepLab's 34 ReLU6 layers traced as min(ReLU(x), 6)
+  if `as_minimum` (default: the form `relu6_as_minimum` picks here)."""
+  if as_minimum is None:
+    as_minimum = fused_inference.relu6_as_minimum()
+  if as_minimum:
+    assert types["Relu6"] == 0 and types["Minimum"] >= 34
   else:
-    assert types["Minimum"] == 0 and types["Relu6"] >= at_least
+    assert types["Minimum"] == 0 and types["Relu6"] >= 34
+
+
+def batch_to_space_neighbours(concrete_function):
+  """(types of the ops whose outputs BatchToSpaceND ops take, types of the
+  ops that take BatchToSpaceND outputs), over the graph and its functions."""
+  graph = concrete_function.graph.as_graph_def()
+  producers, consumers = collections.Counter(), collections.Counter()
+  for nodes in [graph.node] + [f.node_def for f in graph.library.function]:
+    by_name = {node.name: node for node in nodes}
+    for node in nodes:
+      for name in node.input:
+        source = by_name.get(name.lstrip("^").split(":")[0])
+        if node.op == "BatchToSpaceND" and name == node.input[0] and source:
+          producers[source.op] += 1
+        if source is not None and source.op == "BatchToSpaceND":
+          consumers[node.op] += 1
+  return producers, consumers
 
 
 @NATIVE_DILATIONS
@@ -149,16 +169,26 @@ def test_nested_contexts_restore_in_turn(loaded):
 
 
 @NATIVE_DILATIONS
-def test_serving_graph_folds_batch_norm(loaded, native_dilations):
+@pytest.mark.parametrize("portable", [False, True], ids=["here", "portable"])
+def test_serving_graph_folds_batch_norm(loaded, native_dilations, portable):
   module = export.ServingModule(loaded.segmenter, loaded.info,
-                                native_dilations)
+                                native_dilations, portable=portable)
   types = op_types(module.logits.get_concrete_function())
   # Every batch norm is folded into the convolution before it.
   assert types["FusedBatchNormV3"] == 0
   assert types["Conv2D"] >= 35 and types["DepthwiseConv2dNative"] >= 17
-  assert_relu6_form(types)
+  # What `export` saves has the form fast on any CPU.
+  assert_relu6_form(types, as_minimum=True if portable else None)
   # Portable by default: dilations as SpaceToBatchND / BatchToSpaceND.
   assert (types["SpaceToBatchND"] > 0) == (not native_dilations)
+  producers, consumers = batch_to_space_neighbours(
+      module.logits.get_concrete_function())
+  if not native_dilations:
+    # Bias and ReLU6 come before each BatchToSpaceND, fused into the
+    # convolution: it takes a ReLU6's output and feeds no BiasAdd or ReLU.
+    assert sum(producers.values()) == types["BatchToSpaceND"] > 0
+    assert set(producers) <= {"Relu6", "Minimum"}, producers
+    assert not {"BiasAdd", "Relu6", "Relu", "Minimum"} & set(consumers)
 
 
 def assert_same_outputs(outputs, reference):

@@ -95,13 +95,15 @@ def test_weights_are_graph_constants(loaded, exported, images):
                             for node in function.node_def)
   assert ops["Conv2D"] >= 35 and ops["Const"] > ops["Conv2D"]
   assert not {"ReadVariableOp", "VarHandleOp"} & set(ops), ops
+  # In process too: a ServingModule does not read the segmenter's variables.
+  serving = export.ServingModule(loaded.segmenter, loaded.info)
   pixels = tf.constant(images[0][None, :65, :65], tf.float32)
-  before = module.logits(pixels).numpy()
+  before = serving.logits(pixels).numpy()
   kernel = loaded.segmenter.trainable_variables[0]
   value = kernel.numpy()
   kernel.assign(value + 1.0)
   try:
-    np.testing.assert_array_equal(module.logits(pixels).numpy(), before)
+    np.testing.assert_array_equal(serving.logits(pixels).numpy(), before)
   finally:
     kernel.assign(value)
 

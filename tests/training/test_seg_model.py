@@ -215,10 +215,12 @@ def test_frozen_batch_norm_is_the_same_unsynchronized(batch, converted_dm05):
     errors[variable.name] = (np.abs(plain_grad - sync_grad).max() /
                              (np.abs(sync_grad).max() + 1e-12))
   assert gammas >= 50  # Batch norm's own gradients are compared too.
-  # Most agree to float rounding. Those of the first blocks, at the highest
-  # resolution, come back through every ReLU6, whose clipping turns on
-  # rounding: up to 4 % off on an Intel Xeon with AMX (1e-6 on others).
-  assert np.median(list(errors.values())) < 1e-4, errors
+  # They agree to float rounding, but for those of the first blocks (the
+  # first third of the variables, in the model's order): at the highest
+  # resolution, they come back through every ReLU6, whose clipping turns on
+  # rounding, up to 4 % off on an Intel Xeon with AMX (1e-6 on others).
+  later = list(errors.items())[len(errors) // 3:]
+  assert max(error for _, error in later) < 1e-4, later
   assert max(errors.values()) < 0.1, errors
 
 
