@@ -5,11 +5,12 @@ validation during training, runs on plain whole-image evaluation) traces
 the segmenter under
 `modeling.fused_inference.inference_kernels`: batch norm folded into the
 convolution before it, ReLU6 as min(ReLU, 6) (one op with oneDNN on an
-AVX-512 CPU: `relu6_as_minimum`), the ASPP's pooled branch as a bias. The other side traces the same function with Keras' own
-kernels: since 2026-12-02 the stage-2 experiments' plain batch norm (TF's
-fused op; before, the Model Garden's synchronized batch norm, element-wise
-ops, against which the figures in RESULTS.md were measured). Same segmenter (fresh weights: time does
-not depend on them), same real CMP Facades validation batches of the
+AVX-512 CPU: `relu6_as_minimum`), the ASPP's pooled branch as a bias. The
+other side traces the same function with Keras' own kernels: since
+2026-12-02 the stage-2 experiments' plain batch norm (TF's fused op;
+before, the Model Garden's synchronized batch norm, element-wise ops,
+against which the figures in RESULTS.md were measured). Same segmenter
+(fresh weights: time does not depend on them), same real CMP Facades validation batches of the
 stage-2 experiment's validation pipeline at its evaluation batch size (1),
 interleaved. (`tools/evaluate.py` and the reports predict through
 `serving.export.ServingModule`, with the same kernels: see

@@ -122,10 +122,11 @@ class ServingModule(tf.Module):
 
 
 def _frozen_segmenter(segmenter, native_dilations: bool, portable: bool):
-  """`segmenter`'s inference (`fused_inference`'s portable kernels) as a
-  function of its input, its weights graph constants: TF folds the
-  weight-only arithmetic (the batch-norm folds) when it first optimises the
-  function, not at every call, and oneDNN keeps the filters it reorders."""
+  """`segmenter`'s inference (`fused_inference`'s kernels; ReLU6
+  `portable` or this CPU's) as a function of its input, its weights graph
+  constants: TF folds the weight-only arithmetic (the batch-norm folds)
+  when it first optimises the function, not at every call, and oneDNN
+  keeps the filters it reorders."""
   @tf.function(input_signature=[
       tf.TensorSpec([None, None, None, 3], tf.float32)])
   def segment(images):
@@ -239,7 +240,8 @@ def checked_tflite_outputs(outputs, tflite: bool) -> tuple:
 def _tflite(loaded: checkpoints.Loaded, size=None,
             outputs=SERVING_OUTPUTS) -> bytes:
   """`convert_tflite` of a staging SavedModel traced for TFLite."""
-  module = ServingModule(loaded.segmenter, loaded.info, native_dilations=True)
+  module = ServingModule(loaded.segmenter, loaded.info, native_dilations=True,
+                         portable=True)
   serve = module.serving_function(size, outputs)
   with tempfile.TemporaryDirectory(prefix="segwgan_tflite_") as staging:
     tf.saved_model.save(module, staging, options=_SAVE_OPTIONS, signatures={
