@@ -202,14 +202,16 @@ def converted_dm05_checkpoint() -> str:
       conversion, pathlib.Path(tempfile.mkdtemp()) / "dm05"))
 
 
+# The patches below are autospec'd: each accepts exactly the arguments of
+# the function it replaces, whatever they become.
 def keras_kernels():
   """While open, segmenters are traced (for evaluation and export) with
   their layers' own kernels instead of `fused_inference.inference_kernels`:
   the "before" side of that change."""
   from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  return mock.patch.object(
-      fused_inference, "inference_kernels",
-      lambda model, native_dilations=False: contextlib.nullcontext())
+  return mock.patch.object(fused_inference, "inference_kernels",
+                           autospec=True,
+                           return_value=contextlib.nullcontext())
 
 
 def unfolded_training():
@@ -218,7 +220,8 @@ def unfolded_training():
   "before" side of that change."""
   from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
   return mock.patch.object(fused_inference, "frozen_batch_norm_kernels",
-                           lambda model: contextlib.nullcontext())
+                           autospec=True,
+                           return_value=contextlib.nullcontext())
 
 
 def no_spp_rewrite():
@@ -226,7 +229,7 @@ def no_spp_rewrite():
   to its own call: the "before" side of its pooled-branch-as-bias rewrite."""
   from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
   return mock.patch.object(fused_inference, "_patchable_spp",
-                           lambda layer: False)
+                           autospec=True, return_value=False)
 
 
 def variable_weights():
