@@ -1,7 +1,6 @@
 """The benchmarks' "before" patches (benchmarks/timing.py) still export the
-converted DeepLab, change its graph and keep its outputs: a
-patch that no longer fits the code it replaces fails here, not in a
-benchmark run."""
+converted DeepLab, change its graph and keep its outputs: a patch that no
+longer fits the code it replaces fails here, not in a benchmark run."""
 import sys
 
 import numpy as np
