@@ -74,3 +74,10 @@ def converted_dm05(shared_weights, tmp_path_factory) -> str:
                                          width=0.5)
   return pretrained.save_checkpoint(
       conversion, tmp_path_factory.mktemp("converted") / "dm05")
+
+
+@pytest.fixture(scope="module")
+def loaded(converted_dm05):
+  """`converted_dm05` loaded as a PASCAL VOC model (`checkpoints.Loaded`)."""
+  from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
+  return checkpoints.load(converted_dm05, dataset="pascal_voc2012")

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segwgan.serving import checkpoints
 from segwgan.serving import export
 
 from conftest import REPO
@@ -16,11 +15,6 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 IMAGE = "pascal_voc2012/VOCdevkit/VOC2012/JPEGImages/2007_000033.jpg"
-
-
-@pytest.fixture(scope="module")
-def loaded(converted_dm05):
-  return checkpoints.load(converted_dm05, dataset="pascal_voc2012")
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,6 @@ IMAGE = "pascal_voc2012/VOCdevkit/VOC2012/JPEGImages/2007_000033.jpg"
 
 
 @pytest.fixture(scope="module")
-def loaded(converted_dm05):
-  return checkpoints.load(converted_dm05, dataset="pascal_voc2012")
-
-
-@pytest.fixture(scope="module")
 def perturbed(converted_dm05):
   """The converted segmenter with non-trivial batch-norm statistics (the
   converted ones are an identity and a bias: a wrong scale would not show)."""

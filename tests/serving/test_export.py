@@ -28,11 +28,6 @@ def images(shared_data):
 
 
 @pytest.fixture(scope="module")
-def loaded(converted_dm05):
-  return checkpoints.load(converted_dm05, dataset="pascal_voc2012")
-
-
-@pytest.fixture(scope="module")
 def exported(loaded, tmp_path_factory):
   return export.export(loaded, tmp_path_factory.mktemp("export") / "voc",
                        tflite=True)
