@@ -12,11 +12,11 @@ from absl import app
 from absl import flags
 
 from segwgan import cli
+from segwgan import variants
 from segwgan.configs import overrides
-from segwgan.training import seg_model
 from segwgan.training import tasks
 
-flags.DEFINE_enum("variant", None, list(seg_model.VARIANTS),
+flags.DEFINE_enum("variant", None, list(variants.VARIANTS),
                   "deeplabv3 (CE only), seggan or segwgan.")
 flags.DEFINE_string("gan_model_dir", None, "The stage-1 --model_dir (needed "
                     "by seggan and segwgan).")
@@ -39,7 +39,8 @@ def main(_):
     params = overrides.build(FLAGS.experiment, config_files=FLAGS.config_file,
                              flag_values=values,
                              params_override=FLAGS.params_override)
-    if params.task.variant != "deeplabv3" and not params.task.gan_model_dir:
+    if (variants.get(params.task.variant).gan_loss is not None
+        and not params.task.gan_model_dir):
       raise ValueError(f"--variant={params.task.variant} needs "
                        "--gan_model_dir (a stage-1 --model_dir)")
     cli.check_experiment(params)

@@ -8,23 +8,19 @@ import tensorflow as tf
 import tf_keras
 
 from segwgan import losses
+from segwgan import variants
 from segwgan.training import maps
 from segwgan.training import runner
-
-GAN_LOSSES = ("gan", "wgan", "wgan_gp")
 
 
 class GanTrainer(tf_keras.Model):
   """Trains G and D on (one-hot ground truth, image) pairs."""
 
-  def __init__(self, generator, critic, *, num_classes: int, gan_loss: str,
-               palette: np.ndarray, l1_weight: float = 100.0,
-               critic_steps: int = 1, clip_value: float = 0.01,
-               gp_weight: float = 10.0):
+  def __init__(self, generator, critic, *, num_classes: int,
+               gan_loss: variants.GanLoss, palette: np.ndarray,
+               l1_weight: float = 100.0, critic_steps: int = 1,
+               clip_value: float = 0.01, gp_weight: float = 10.0):
     super().__init__()
-    if gan_loss not in GAN_LOSSES:
-      raise ValueError(f"--gan_loss must be one of {list(GAN_LOSSES)}, got "
-                       f"{gan_loss!r}")
     self.generator = generator
     self.critic = critic
     self.num_classes = num_classes
@@ -48,22 +44,15 @@ class GanTrainer(tf_keras.Model):
     return self.generator(label_maps, training=training)
 
   def critic_loss(self, label_maps, real, fake):
-    """The critic's loss: Eq. 7 (GAN) or Eq. 8 (WGAN, + gradient penalty)."""
+    """The critic's loss (Eq. 7 or Eq. 8, + the gradient penalty for
+    WGAN-GP) and D's real - fake gap."""
     real_score = self.critic([label_maps, real], training=True)
     fake_score = self.critic([label_maps, fake], training=True)
-    if self.gan_loss == "gan":
-      return losses.critic_loss_gan(real_score, fake_score), real_score
-    loss = losses.critic_loss_wgan(real_score, fake_score)
-    if self.gan_loss == "wgan_gp":
+    loss = self.gan_loss.critic(real_score, fake_score)
+    if self.gan_loss.gradient_penalty:
       loss += self.gp_weight * losses.gradient_penalty(
           self.critic, label_maps, real, fake)
     return loss, real_score - fake_score
-
-  def adversarial_loss(self, score):
-    """l_A: Eq. 5 (GAN) or Eq. 6 (WGAN)."""
-    if self.gan_loss == "gan":
-      return losses.adversarial_loss_gan(score)
-    return losses.adversarial_loss_wgan(score)
 
   def train_step(self, data):
     features, labels = data
@@ -79,14 +68,14 @@ class GanTrainer(tf_keras.Model):
         loss = tf.nn.compute_average_loss(critic_loss)
       runner.minimize(self.d_optimizer, tape, loss,
                       self.critic.trainable_variables)
-      if self.gan_loss == "wgan":
+      if self.gan_loss.clip:
         losses.clip_weights(self.critic.trainable_variables, self.clip_value)
 
     # Eq. 12 with Eq. 16: l_G = 100 * l_C + l_A.
     with tf.GradientTape() as tape:
       fake = self.generator(label_maps, training=True)
       content = losses.content_loss(real, fake, valid)
-      adversarial = self.adversarial_loss(
+      adversarial = self.gan_loss.adversarial(
           self.critic([label_maps, fake], training=True))
       generator_loss = losses.generator_loss(content, adversarial,
                                              self.l1_weight)
@@ -97,7 +86,7 @@ class GanTrainer(tf_keras.Model):
     self.step.assign_add(1)
     logs = {"gloss": generator_loss, "closs": content, "aloss": adversarial,
             "dloss": critic_loss}
-    if self.gan_loss != "gan":
+    if self.gan_loss.wasserstein:
       logs["wdist"] = critic_gap  # the critic's Wasserstein estimate
     return {name: runner.replica_share(value) for name, value in logs.items()}
 

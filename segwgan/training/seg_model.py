@@ -10,29 +10,29 @@ import tensorflow as tf
 import tf_keras
 
 from segwgan import losses
+from segwgan import variants
 from segwgan.modeling import fused_inference
 from segwgan.training import maps
 from segwgan.training import runner
 
-VARIANTS = ("deeplabv3", "seggan", "segwgan")
-
 
 class SegTrainer(tf_keras.Model):
-  """DeepLabv3 (CE only), SegGAN (GAN loss) or SegWGAN (WGAN loss)."""
+  """A `variants.Variant`: DeepLabv3 (CE only), or with the frozen G and D
+  and its stage-1 loss's l_A (SegGAN: Eq. 5, SegWGAN: Eq. 6)."""
 
   def __init__(self, segmenter, generator=None, critic=None, *,
-               variant: str, palette: np.ndarray,
+               variant: variants.Variant, palette: np.ndarray,
                lambda_content: float = 0.1, lambda_adversarial: float = 0.1,
                fine_tune_batch_norm: bool = False):
     super().__init__()
-    if variant not in VARIANTS:
-      raise ValueError(f"--variant must be one of {list(VARIANTS)}, got "
-                       f"{variant!r}")
-    if variant != "deeplabv3" and (generator is None or critic is None):
-      raise ValueError(f"variant {variant!r} needs the stage-1 generator and "
-                       "critic")
+    self.uses_gan = variant.gan_loss is not None
+    if self.uses_gan and (generator is None or critic is None):
+      raise ValueError(f"variant {variant.name!r} needs the stage-1 "
+                       "generator and critic")
     self.segmenter = segmenter
     self.variant = variant
+    self.adversarial_loss = (variants.gan_loss(variant.gan_loss).adversarial
+                             if self.uses_gan else None)
     self.palette = palette
     self.lambda_content = lambda_content
     self.lambda_adversarial = lambda_adversarial
@@ -63,12 +63,6 @@ class SegTrainer(tf_keras.Model):
     with fused_inference.frozen_batch_norm_kernels(self.segmenter):
       return self.segmenter(images, training=False)
 
-  def adversarial_loss(self, score):
-    """l_A: Eq. 5 for SegGAN, Eq. 6 for SegWGAN."""
-    if self.variant == "seggan":
-      return losses.adversarial_loss_gan(score)
-    return losses.adversarial_loss_wgan(score)
-
   def train_step(self, data):
     features, labels = data
     valid = labels["valid_masks"]
@@ -77,7 +71,7 @@ class SegTrainer(tf_keras.Model):
       segmentation = losses.segmentation_loss(labels["masks"], logits)
       logs = {"segloss": segmentation}
       total = segmentation
-      if self.variant != "deeplabv3":
+      if self.uses_gan:
         real = tf.cast(features["image_gan"], tf.float32)
         probabilities = maps.prediction_map(logits, valid)
         reconstruction = self.generator(probabilities, training=False)

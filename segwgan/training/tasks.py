@@ -16,10 +16,11 @@ from segwgan import io_utils
 from segwgan.configs import data as data_config
 from segwgan.configs import experiments
 from segwgan import labels
+from segwgan import variants
 from segwgan.data import pipeline
 from segwgan.data import registry
 from segwgan.evaluation import inference
-from segwgan.evaluation import metrics
+from segwgan.evaluation import split_eval
 from segwgan.modeling import critic as critic_lib
 from segwgan.modeling import generator as generator_lib
 from segwgan.modeling import segmenter as segmenter_lib
@@ -29,26 +30,12 @@ from segwgan.training import runner
 from segwgan.training import seg_model
 
 PARAMS_FILE = "params.yaml"
-# The stage-1 loss each stage-2 variant needs.
-VARIANT_GAN_LOSSES = {"seggan": ("gan",), "segwgan": ("wgan", "wgan_gp")}
-
-
-def raw_examples(data: data_config.DataConfig, decoded: bool = True
-                 ) -> tf.data.Dataset:
-  """The split's examples (prepared and validated on first use); with
-  `decoded=False` images and labels stay encoded for `pipeline.build`."""
-  return registry.load_raw(
-      data.dataset, data.split, source_dir=data.source_dir or None,
-      tfds_dir=data.tfds_data_dir or os.path.expanduser(
-          "~/tensorflow_datasets"),
-      split_seed=data.split_seed, val_fraction=data.val_fraction,
-      decoded=decoded)
 
 
 def dataset_fn(data: data_config.DataConfig
                ) -> Callable[[tf.distribute.InputContext, int], tf.data.Dataset]:
   """(input_context, start_step) -> the pipeline's batches."""
-  raw = raw_examples(data, decoded=False)
+  raw = registry.read_split(data, decoded=False)
   return lambda ctx, start: pipeline.build(raw, data, ctx, start)
 
 
@@ -69,7 +56,7 @@ def _sample_batch(params: cfg.ExperimentConfig, n: int = 4):
       split=params.task.validation_data.split, global_batch_size=n,
       shuffle_buffer_size=1, aug_scale_min=1.0, aug_scale_max=1.0,
       aug_rand_hflip=False)
-  return next(iter(pipeline.build(raw_examples(data).take(n), data)))
+  return next(iter(pipeline.build(registry.read_split(data).take(n), data)))
 
 
 def _common_callbacks(params, model_dir: str, optimizer_name: str,
@@ -94,7 +81,8 @@ def build_gan_trainer(params: cfg.ExperimentConfig,
   trainer = gan_model.GanTrainer(
       generator_lib.build_generator(task.generator, info.num_classes),
       critic_lib.build_critic(task.critic, info.num_classes),
-      num_classes=info.num_classes, gan_loss=task.gan_loss,
+      num_classes=info.num_classes,
+      gan_loss=variants.gan_loss(task.gan_loss),
       palette=info.palette(), l1_weight=task.l1_weight,
       critic_steps=task.critic_steps, clip_value=task.clip_value,
       gp_weight=task.gp_weight)
@@ -123,7 +111,8 @@ def train_stage1(params: cfg.ExperimentConfig, model_dir: str) -> int:
                     callbacks=extra, max_to_keep=params.trainer.max_to_keep)
 
 
-def load_stage1(gan_model_dir: str, variant: str, num_classes: int):
+def load_stage1(gan_model_dir: str, variant: variants.Variant,
+                num_classes: int):
   """G and D restored from a stage-1 model_dir, checked against `variant`."""
   params_path = os.path.join(gan_model_dir, PARAMS_FILE)
   if not os.path.exists(params_path):
@@ -133,11 +122,11 @@ def load_stage1(gan_model_dir: str, variant: str, num_classes: int):
   stage1 = experiments.GanTask()
   with open(params_path) as f:
     stage1.override(yaml.safe_load(f)["task"], is_strict=False)
-  if stage1.gan_loss not in VARIANT_GAN_LOSSES[variant]:
+  if stage1.gan_loss not in variant.accepted_gan_losses:
     raise ValueError(
-        f"--variant={variant} needs a stage-1 run with gan_loss in "
-        f"{VARIANT_GAN_LOSSES[variant]}, but {gan_model_dir} was trained with "
-        f"gan_loss={stage1.gan_loss!r}")
+        f"--variant={variant.name} needs a stage-1 run with gan_loss in "
+        f"{variant.accepted_gan_losses}, but {gan_model_dir} was trained "
+        f"with gan_loss={stage1.gan_loss!r}")
   latest = tf.train.latest_checkpoint(gan_model_dir)
   if latest is None:
     raise FileNotFoundError(f"no checkpoint in task.gan_model_dir="
@@ -152,15 +141,13 @@ def load_stage1(gan_model_dir: str, variant: str, num_classes: int):
 
 
 def evaluate_fn(segmenter, data: data_config.DataConfig) -> Callable[[], dict]:
-  """A closure that runs whole-image evaluation and returns Eq. 17-19."""
-  info = labels.get_info(data.dataset)
-  batches = pipeline.build(raw_examples(data), data)
-
-  def evaluate() -> dict:
-    cm = inference.evaluate(segmenter, batches, info.num_classes)
-    return metrics.summary(cm.matrix)
-
-  return evaluate
+  """A closure returning Eq. 17-19 of `segmenter` on `data`'s split, scored
+  by the one evaluation path (as tools/evaluate.py scores a checkpoint)."""
+  num_classes = labels.get_info(data.dataset).num_classes
+  raw = registry.read_split(data)
+  predict = inference.segmenter_labels(segmenter, data)
+  return lambda: split_eval.evaluate_split(
+      predict, raw.as_numpy_iterator(), num_classes).summary
 
 
 def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
@@ -183,6 +170,7 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
         "normalizes with its own batch's statistics",
         strategy.num_replicas_in_sync)
   info = labels.get_info(task.train_data.dataset)
+  variant = variants.get(task.variant)
   with strategy.scope():
     segmenter = segmenter_lib.build_segmenter(task.model)
     if task.init_checkpoint:
@@ -191,11 +179,11 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
           segmenter, task.init_checkpoint,
           modules=(modules,) if isinstance(modules, str) else tuple(modules))
     generator = critic = None
-    if task.variant != "deeplabv3":
-      generator, critic = load_stage1(task.gan_model_dir, task.variant,
+    if variant.gan_loss is not None:
+      generator, critic = load_stage1(task.gan_model_dir, variant,
                                       info.num_classes)
     trainer = seg_model.SegTrainer(
-        segmenter, generator, critic, variant=task.variant,
+        segmenter, generator, critic, variant=variant,
         palette=info.palette(), lambda_content=task.lambda_content,
         lambda_adversarial=task.lambda_adversarial,
         fine_tune_batch_norm=task.fine_tune_batch_norm)

@@ -4,6 +4,7 @@ import pytest
 
 from segwgan.configs import overrides
 from segwgan import labels
+from segwgan import variants
 from segwgan.serving import checkpoints
 from segwgan.training import runner
 from segwgan.training import seg_model
@@ -63,7 +64,8 @@ def test_experiment_gives_the_evaluation_size(converted_dm05, converted):
 def test_stage2_run_best_and_latest(converted, tmp_path):
   params = overrides.build("stage2_pascal_voc2012_cpu",
                            flag_values={"task": {"variant": "deeplabv3"}})
-  trainer = seg_model.SegTrainer(converted.segmenter, variant="deeplabv3",
+  trainer = seg_model.SegTrainer(converted.segmenter,
+                                 variant=variants.get("deeplabv3"),
                                  palette=labels.get_info(VOC).palette())
   tasks.save_params(params, str(tmp_path))
   runner.best_manager(trainer, str(tmp_path)).save(checkpoint_number=7)

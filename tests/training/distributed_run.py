@@ -28,6 +28,7 @@ from segwgan.configs import data as data_config  # pylint: disable=g-import-not-
 from segwgan.configs import gan as gan_config  # pylint: disable=g-import-not-at-top,wrong-import-position
 from segwgan.configs import models  # pylint: disable=g-import-not-at-top,wrong-import-position
 from segwgan import labels  # pylint: disable=g-import-not-at-top,wrong-import-position
+from segwgan import variants  # pylint: disable=g-import-not-at-top,wrong-import-position
 from segwgan.data import pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
 from segwgan.modeling import critic as critic_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from segwgan.modeling import generator as generator_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -53,7 +54,8 @@ def one_step_baseline(strategy):
     config = models.model_config(PRESET, "cmp_facades")
     config.norm_activation.use_sync_bn = False  # As the stage-2 experiments.
     segmenter = segmenter_lib.build_segmenter(config)
-    trainer = seg_model.SegTrainer(segmenter, variant="deeplabv3",
+    trainer = seg_model.SegTrainer(segmenter,
+                                   variant=variants.get("deeplabv3"),
                                    palette=labels.CMP_FACADES.palette())
     trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
   batch = next(iter(batches()))
@@ -80,7 +82,8 @@ def worker():
         generator_lib.build_generator(
             gan_config.GeneratorConfig(base_filters=8), 12),
         critic_lib.build_critic(gan_config.CriticConfig(base_filters=8), 12),
-        num_classes=12, gan_loss="gan", palette=labels.CMP_FACADES.palette())
+        num_classes=12, gan_loss=variants.gan_loss("gan"),
+        palette=labels.CMP_FACADES.palette())
     trainer.compile(tf_keras.optimizers.legacy.Adam(2e-4),
                     tf_keras.optimizers.legacy.Adam(2e-4))
   history = trainer.fit(

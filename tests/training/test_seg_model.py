@@ -15,6 +15,7 @@ from segwgan import losses
 from segwgan.configs import gan as gan_config
 from segwgan.configs import models
 from segwgan import labels
+from segwgan import variants
 from segwgan.data import pipeline
 from segwgan.modeling import critic as critic_lib
 from segwgan.modeling import generator as generator_lib
@@ -53,7 +54,8 @@ def build_trainer(variant, checkpoint, seed=0, divisor=1, sync_bn=False):
   segmenter = segmenter_lib.build_segmenter(model_config)
   segmenter_lib.init_from_checkpoint(segmenter, checkpoint)
   generator = critic = None
-  if variant != "deeplabv3":
+  variant = variants.get(variant)
+  if variant.gan_loss is not None:
     generator = generator_lib.build_generator(
         gan_config.GeneratorConfig(base_filters=8,
                                    resolution_divisor=divisor), NUM_CLASSES)
@@ -284,3 +286,33 @@ def test_train_step_folds_the_frozen_batch_norm(batch, converted_dm05,
     assert types["FusedBatchNormV3"] == 0
     assert types["FusedBatchNormGradV3"] == 0
     assert types["Relu6"] >= 35 and types["Relu6Grad"] >= 30  # Not min(ReLU, 6).
+
+
+def test_a_throwaway_variant_trains_without_other_edits(batch, converted_dm05,
+                                                        monkeypatch):
+  """A variant and a stage-1 loss registered in `variants` only: the step
+  uses that loss's l_A (here least squares) on the frozen D's output."""
+  least_squares = variants.GanLoss(
+      "lsgan", adversarial=lambda score: tf.square(score - 1.0),
+      critic=lambda real, fake: tf.square(real - 1.0) + tf.square(fake),
+      clip=False, gradient_penalty=False)
+  monkeypatch.setitem(variants.GAN_LOSSES, "lsgan", least_squares)
+  monkeypatch.setitem(variants.VARIANTS, "seglsgan", variants.Variant(
+      "seglsgan", "SegLSGAN", "lsgan", ("lsgan",)))
+  trainer = build_trainer("seglsgan", converted_dm05)
+  features, labels_ = batch
+  generator_lib.reset_noise(trainer.generator, 7)
+  probabilities = maps.prediction_map(
+      trainer.segmenter(features["image"], training=False),
+      labels_["valid_masks"])
+  score = trainer.critic(
+      [probabilities, trainer.generator(probabilities, training=False)],
+      training=False)
+  generator_lib.reset_noise(trainer.generator, 7)
+  weights = snapshot(trainer.segmenter.trainable_variables)
+  logs = trainer.train_step(batch)
+  np.testing.assert_allclose(float(logs["aloss"]),
+                             float(tf.reduce_mean(tf.square(score - 1.0))),
+                             rtol=1e-4)
+  assert any(not np.array_equal(v, weights[i]) for i, v in
+             snapshot(trainer.segmenter.trainable_variables).items())

@@ -1,0 +1,94 @@
+"""The compared variants and the stage-1 GAN losses, each defined once.
+
+A stage-1 loss (`GanLoss`) is the pair of paper equations G and D minimise
+and how the critic is kept Lipschitz (WGAN: clipping; WGAN-GP: a gradient
+penalty). A stage-2 variant (`Variant`) names the stage-1 loss the protocol
+trains for it; its adversarial term l_A is that loss's. Trainers, the
+protocol, the report and the tools read these objects; adding a variant is
+one entry in `VARIANTS`.
+"""
+import dataclasses
+from typing import Callable, Dict, Optional, Tuple
+
+from segwgan import losses
+
+
+@dataclasses.dataclass(frozen=True)
+class GanLoss:
+  """A stage-1 loss.
+
+  Attributes:
+    name: 'gan' | 'wgan' | 'wgan_gp' (the `--gan_loss` value).
+    adversarial: l_A from D's output, per example: Eq. 5 or Eq. 6.
+    critic: D's loss from its real and fake outputs: Eq. 7 or Eq. 8.
+    clip: clip the critic's weights after each critic step (WGAN).
+    gradient_penalty: add the WGAN-GP penalty to the critic's loss.
+  """
+  name: str
+  adversarial: Callable
+  critic: Callable
+  clip: bool
+  gradient_penalty: bool
+
+  @property
+  def wasserstein(self) -> bool:
+    """Whether D's real - fake gap estimates a Wasserstein distance."""
+    return self.critic is losses.critic_loss_wgan
+
+
+GAN_LOSSES: Dict[str, GanLoss] = {
+    "gan": GanLoss("gan", losses.adversarial_loss_gan,
+                   losses.critic_loss_gan, clip=False,
+                   gradient_penalty=False),
+    "wgan": GanLoss("wgan", losses.adversarial_loss_wgan,
+                    losses.critic_loss_wgan, clip=True,
+                    gradient_penalty=False),
+    "wgan_gp": GanLoss("wgan_gp", losses.adversarial_loss_wgan,
+                       losses.critic_loss_wgan, clip=False,
+                       gradient_penalty=True),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """A stage-2 variant.
+
+  Attributes:
+    name: 'deeplabv3' | 'seggan' | 'segwgan' (the `--variant` value).
+    display_name: as tables print it.
+    gan_loss: the stage-1 loss the protocol trains for it; None: no G and
+      D, cross-entropy only.
+    accepted_gan_losses: the stage-1 losses of the runs it may load.
+  """
+  name: str
+  display_name: str
+  gan_loss: Optional[str]
+  accepted_gan_losses: Tuple[str, ...]
+
+
+# SegWGAN's stage 1 is WGAN-GP, not the paper's clipping ('wgan', still
+# accepted): clipping keeps the critic's scores, and so l_A's gradient,
+# near zero (docs/networks.md, "Which WGAN").
+VARIANTS: Dict[str, Variant] = {
+    "deeplabv3": Variant("deeplabv3", "DeepLabv3", None, ()),
+    "seggan": Variant("seggan", "SegGAN", "gan", ("gan",)),
+    "segwgan": Variant("segwgan", "SegWGAN", "wgan_gp", ("wgan_gp", "wgan")),
+}
+
+
+def get(name: str) -> Variant:
+  """The variant `name`; a ValueError lists the known ones."""
+  try:
+    return VARIANTS[name]
+  except KeyError:
+    raise ValueError(f"unknown variant {name!r}; known: "
+                     f"{', '.join(VARIANTS)}") from None
+
+
+def gan_loss(name: str) -> GanLoss:
+  """The stage-1 loss `name`; a ValueError lists the known ones."""
+  try:
+    return GAN_LOSSES[name]
+  except KeyError:
+    raise ValueError(f"unknown gan_loss {name!r}; known: "
+                     f"{', '.join(GAN_LOSSES)}") from None
