@@ -30,10 +30,10 @@ from segwgan import cli
 from segwgan import io_utils
 from segwgan import progress
 from segwgan.configs import data as data_config
+from segwgan.data import registry
 from segwgan.evaluation import results
 from segwgan.evaluation import split_eval
 from segwgan.serving import tool_flags
-from segwgan.training import tasks
 
 flags.DEFINE_string("dataset", None, "The dataset (default: the model's).")
 flags.DEFINE_string("data_dir", None, "The dataset's official layout "
@@ -64,7 +64,7 @@ def evaluate() -> None:
   data = data_config.DataConfig(
       dataset=info.dataset, split=FLAGS.split, source_dir=FLAGS.data_dir or "",
       tfds_data_dir=FLAGS.tfds_dir or "", is_training=False)
-  raw = tasks.raw_examples(data)
+  raw = registry.read_split(data)
   if FLAGS.max_images:
     raw = raw.take(FLAGS.max_images)
   bar = progress.ProgressBar(int(raw.cardinality()))

@@ -20,9 +20,9 @@ from segwgan import cli
 from segwgan import io_utils
 from segwgan import progress
 from segwgan.configs import data as data_config
+from segwgan.data import registry
 from segwgan.serving import prediction_files
 from segwgan.serving import tool_flags
-from segwgan.training import tasks
 
 flags.DEFINE_string("input", None, "An image file, a folder of images or a "
                     "glob pattern (quoted).")
@@ -52,7 +52,7 @@ def _examples(dataset: str):
   data = data_config.DataConfig(
       dataset=dataset, split=FLAGS.split, source_dir=FLAGS.data_dir,
       tfds_data_dir=FLAGS.tfds_dir or "", is_training=False)
-  raw = tasks.raw_examples(data)
+  raw = registry.read_split(data)
   if FLAGS.max_images:
     raw = raw.take(FLAGS.max_images)
   return int(raw.cardinality()), (

@@ -42,6 +42,15 @@ def _resize_scale(height, width, long_side: int):
                                                    tf.float32)
 
 
+def scaled_size(size, long_side: int):
+  """int32 [h, w] of an image of `size` [h, w] whose long side is resized to
+  `long_side` (unchanged if it is 0): the size evaluation and inference run
+  at, and the scale training's augmentation is relative to."""
+  size = tf.cast(size, tf.float32)
+  scale = _resize_scale(size[0], size[1], long_side)
+  return tf.cast(tf.round(size * scale), tf.int32)
+
+
 def _features(image, config: data_config.DataConfig):
   """The segmenter's and the GAN's views of a float [0, 255] image."""
   dtype = tf.dtypes.as_dtype(config.dtype)
@@ -116,40 +125,6 @@ def train_transform(index, example, config: data_config.DataConfig):
   return _features(image, config), _labels(label, image_info)
 
 
-def eval_transform(example, config: data_config.DataConfig):
-  """Resize to `resize_long_side` (if set) and pad to `output_size` (if set).
-
-  The label stays at the original size (padded to `groundtruth_padded_size`
-  if set), so metrics are computed at full resolution after predictions are
-  cropped to image_info's scaled size and resized back.
-  """
-  shape = tf.shape(example['image'])
-  height, width = shape[0], shape[1]
-  scale = _resize_scale(height, width, config.resize_long_side)
-  scaled = tf.cast(tf.round(tf.cast(tf.stack([height, width]), tf.float32) *
-                            scale), tf.int32)
-  image = tf.cast(example['image'], tf.float32)
-  if config.resize_long_side > 0:
-    image = tf.image.resize(image, scaled, method='bilinear')
-  if config.output_size:
-    out_h, out_w = config.output_size
-    image = tf.pad(image - PAD_PIXEL,
-                   [[0, out_h - scaled[0]], [0, out_w - scaled[1]], [0, 0]])
-    image = image + PAD_PIXEL
-    image.set_shape([out_h, out_w, 3])
-  label = example['label']
-  if config.groundtruth_padded_size:
-    pad_h, pad_w = config.groundtruth_padded_size
-    label = tf.pad(tf.cast(label, tf.int32) - labels_lib.IGNORE_LABEL,
-                   [[0, pad_h - height], [0, pad_w - width], [0, 0]])
-    label = label + labels_lib.IGNORE_LABEL
-    label.set_shape([pad_h, pad_w, 1])
-  image_info = tf.cast(tf.stack([
-      tf.stack([height, width]), scaled]), tf.float32)
-  image_info = tf.concat([image_info, [[scale, scale], [0.0, 0.0]]], axis=0)
-  return _features(image, config), _labels(label, image_info)
-
-
 def _options(config: data_config.DataConfig) -> tf.data.Options:
   """Deterministic order as configured; parallel maps; no autotuning thread.
 
@@ -191,25 +166,17 @@ def build(raw: tf.data.Dataset, config: data_config.DataConfig,
   def decoded(example):
     return decode.decode_example(example) if encoded else example
 
-  if config.is_training:
-    if len(config.output_size) != 2:
-      raise ValueError('training needs DataConfig.output_size = [h, w] (the '
-                       f'crop size), got {config.output_size!r}')
-    if config.shuffle_buffer_size > 1:
-      raw = raw.shuffle(config.shuffle_buffer_size, seed=config.seed,
-                        reshuffle_each_iteration=True)
-    ds = raw.repeat().enumerate().skip(start_step * elements_per_step).map(
-        lambda i, ex: train_transform(i, decoded(ex), config),
-        num_parallel_calls=autotune)
-    ds = ds.batch(batch_size, drop_remainder=True)
-  else:
-    ds = raw.map(lambda ex: eval_transform(decoded(ex), config),
-                 num_parallel_calls=autotune)
-    ds = ds.padded_batch(
-        batch_size, drop_remainder=False,
-        padding_values=(
-            {'image': tf.constant(0, config.dtype),
-             'image_gan': tf.constant(0, config.dtype)},
-            {'masks': labels_lib.IGNORE_LABEL, 'valid_masks': False,
-             'image_info': 0.0}))
+  if not config.is_training:
+    raise ValueError('pipeline.build makes training batches; evaluation '
+                     'reads whole images (segwgan.evaluation.split_eval)')
+  if len(config.output_size) != 2:
+    raise ValueError('training needs DataConfig.output_size = [h, w] (the '
+                     f'crop size), got {config.output_size!r}')
+  if config.shuffle_buffer_size > 1:
+    raw = raw.shuffle(config.shuffle_buffer_size, seed=config.seed,
+                      reshuffle_each_iteration=True)
+  ds = raw.repeat().enumerate().skip(start_step * elements_per_step).map(
+      lambda i, ex: train_transform(i, decoded(ex), config),
+      num_parallel_calls=autotune)
+  ds = ds.batch(batch_size, drop_remainder=True)
   return ds.prefetch(autotune).with_options(_options(config))

@@ -3,6 +3,7 @@
   examples = registry.list_examples("cmp_facades", "PATH/cmp_facades", "val")
   raw = registry.load_raw("cmp_facades", "train",
                           source_dir="PATH/cmp_facades", tfds_dir="~/tfds")
+  raw = registry.read_split(data_config)  # the same, from a DataConfig
 
 `load_raw` prepares the dataset once with its TFDS builder (every file is
 validated then) and reads the split from the prepared copy:
@@ -18,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from segwgan.configs import data as data_config
 from segwgan.data import ade20k
 from segwgan.data import builder
 from segwgan.data import cityscapes
@@ -159,3 +161,14 @@ def load_raw(name: str, split: str, *, source_dir,
   options.autotune.enabled = False  # No autotuning thread: pipeline._options.
   return ds.map(lambda ex: {"image": ex["image"], "label": ex["label"],
                             "id": ex["id"]}).with_options(options)
+
+
+def read_split(data: data_config.DataConfig, decoded: bool = True
+               ) -> tf.data.Dataset:
+  """`load_raw` of the dataset, split and split settings of `data`."""
+  return load_raw(
+      data.dataset, data.split, source_dir=data.source_dir or None,
+      tfds_dir=data.tfds_data_dir or os.path.expanduser(
+          "~/tensorflow_datasets"),
+      split_seed=data.split_seed, val_fraction=data.val_fraction,
+      decoded=decoded)

@@ -1,11 +1,11 @@
-"""One model over one dataset split, image by image at original size.
+"""The one evaluation function: a model over a dataset split, image by image.
 
-`evaluate_split` feeds every example's image to `predict` (any callable
-uint8 [H, W, 3] -> int labels [H, W], e.g. `serving.predictor.Predictor.
-predict`), accumulates the confusion matrix (Eq. 17-19), optionally keeps
-each image's own matrix (for paired bootstrap over images) and chosen
-images' predictions, and, for
-Cityscapes, writes the predictions as official labelIds PNGs and scores them
+`evaluate_split` feeds every example's image to `predict` (uint8 [H, W, 3]
+-> int labels [H, W] at the image's size: `inference.ImageInference.labels`
+in training's validation, `serving.predictor.Predictor.predict` in
+tools/evaluate.py), accumulates the confusion matrix (Eq. 17-19), optionally
+keeps each image's own matrix (for paired bootstrap over images) and chosen
+images' predictions, and, for Cityscapes, writes the predictions as official labelIds PNGs and scores them
 with cityscapesscripts (Eq. 20-23) when the ground truth files are there.
 """
 import dataclasses

@@ -30,8 +30,8 @@ class Predictor:
     self.info = info
     self.config = config
     self.module = module  # Its tf.functions hold it only weakly.
-    self._inference = inference.Predictor(
-        lambda pixels, training=False: module.logits(pixels), config)
+    self._inference = inference.ImageInference(
+        module.logits, info.resize_long_side, config)
 
   @classmethod
   def from_saved_model(cls, export_dir, config: inference.InferenceConfig =
@@ -69,16 +69,7 @@ class Predictor:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
       raise ValueError("expected a uint8 RGB image [H, W, 3], got "
                        f"{image.dtype} {list(image.shape)}")
-    pixels = tf.constant(image, tf.float32)
-    size = tf.shape(pixels)[:2]
-    long_side = self.info.resize_long_side
-    if long_side > 0:
-      pixels = tf.image.resize(pixels, export.scaled_size(size, long_side),
-                               method="bilinear")
-    logits = self._inference.logits(pixels)
-    if long_side > 0:
-      logits = tf.image.resize(logits, size, method="bilinear")
-    return logits.numpy()
+    return self._inference.logits(image).numpy()
 
   def probabilities(self, image: np.ndarray) -> np.ndarray:
     """Class probabilities [H, W, C] (softmax of the averaged logits)."""

@@ -43,12 +43,15 @@ def first_batches(examples, config, n=2):
   return [tf.nest.map_structure(lambda t: t.numpy(), b) for b in ds.take(n)]
 
 
-@pytest.mark.parametrize("training", [True, False])
-def test_pipelines_do_not_autotune(examples, training):
-  config = (train_config() if training else
-            data_config.DataConfig(is_training=False, global_batch_size=2))
-  ds = pipeline.build(raw_dataset(examples), config)
+def test_pipeline_does_not_autotune(examples):
+  ds = pipeline.build(raw_dataset(examples), train_config())
   assert not ds.options().autotune.enabled  # see pipeline._options
+
+
+def test_eval_configs_are_refused(examples):
+  with pytest.raises(ValueError, match="training batches"):
+    pipeline.build(raw_dataset(examples),
+                   data_config.DataConfig(is_training=False))
 
 
 def test_train_batch_shapes_dtypes_and_ranges(examples):
@@ -131,21 +134,18 @@ def test_random_scale_keeps_label_values(examples):
   assert set(np.unique(labels["masks"])) <= allowed | {255}
 
 
-def test_eval_resizes_pads_and_records_original_size(examples):
-  config = data_config.DataConfig(is_training=False, global_batch_size=2,
-                                  resize_long_side=256, output_size=[256, 256])
-  ds = pipeline.build(raw_dataset(examples), config)
-  features, labels = next(iter(ds))
-  info = labels["image_info"].numpy()
-  for k, (image, label, _) in enumerate(examples[:2]):
-    h, w = label.shape[:2]
-    np.testing.assert_allclose(info[k, 0], [h, w])
-    assert max(info[k, 1]) == 256
-    np.testing.assert_allclose(info[k, 2], 256 / max(h, w), rtol=1e-6)
-    # Labels keep their full resolution (padded to the batch's largest).
-    np.testing.assert_array_equal(labels["masks"][k, :h, :w, 0], label[..., 0])
-    assert np.all(labels["masks"][k, h:, :, 0] == 255)
-  assert features["image"].shape[1:] == (256, 256, 3)
+def test_scaled_size_brings_the_long_side_to_it_and_keeps_the_shape():
+  assert pipeline.scaled_size([300, 200], 0).numpy().tolist() == [300, 200]
+  assert pipeline.scaled_size([300, 200], 96).numpy().tolist() == [96, 64]
+  assert pipeline.scaled_size([217, 1000], 256).numpy().tolist() == [56, 256]
+
+
+def test_training_scale_is_relative_to_the_scaled_size(examples):
+  config = train_config(resize_long_side=256, aug_scale_min=1.0,
+                        aug_scale_max=1.0)
+  _, labels = first_batches(examples, config, n=1)[0]
+  for info in labels["image_info"]:  # [[h, w], crop, [scale, scale], offset]
+    np.testing.assert_allclose(info[2, 0] * max(info[0]), 256, rtol=1e-5)
 
 
 def test_start_step_resumes_the_exact_stream(examples):
@@ -170,12 +170,9 @@ def small_cmp(shared_data, tmp_path_factory):
   return base.parent
 
 
-@pytest.mark.parametrize("training", [True, False])
-def test_encoded_input_gives_the_same_batches(small_cmp, tfds_dir, training):
+def test_encoded_input_gives_the_same_batches(small_cmp, tfds_dir):
   from segwgan.data import registry  # pylint: disable=g-import-not-at-top
-  config = (train_config(global_batch_size=2, shuffle_buffer_size=4)
-            if training else data_config.DataConfig(is_training=False,
-                                                     global_batch_size=1))
+  config = train_config(global_batch_size=2, shuffle_buffer_size=4)
 
   def batches(decoded, start_step=0):
     raw = registry.load_raw("cmp_facades", "all", source_dir=str(small_cmp),
@@ -189,6 +186,6 @@ def test_encoded_input_gives_the_same_batches(small_cmp, tfds_dir, training):
   for (f1, l1), (f2, l2) in zip(batches(True), batches(False)):
     np.testing.assert_array_equal(f1["image"], f2["image"])
     np.testing.assert_array_equal(l1["masks"], l2["masks"])
-  if training:  # resuming skips encoded elements: still the same stream
-    full, resumed = batches(False), batches(False, start_step=1)
-    np.testing.assert_array_equal(full[1][0]["image"], resumed[0][0]["image"])
+  # Resuming skips encoded elements: still the same stream.
+  full, resumed = batches(False), batches(False, start_step=1)
+  np.testing.assert_array_equal(full[1][0]["image"], resumed[0][0]["image"])

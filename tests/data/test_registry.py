@@ -39,8 +39,8 @@ def test_elements_follow_the_pipeline_contract(shared_data, tmp_path):
       "id": tf.TensorSpec([], tf.string)}
   assert int(ds.cardinality()) == 3
   assert not ds.options().autotune.enabled  # see pipeline._options
-  config = data_config.DataConfig(is_training=False, global_batch_size=3,
-                                  dataset=NAME)
+  config = data_config.DataConfig(is_training=True, global_batch_size=3,
+                                  output_size=[64, 64], dataset=NAME)
   features, labels = next(iter(pipeline.build(ds, config)))
   assert features["image"].shape[0] == 3
   assert set(np.unique(labels["masks"])) <= set(range(12)) | {255}

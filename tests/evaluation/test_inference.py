@@ -1,4 +1,5 @@
-"""Whole image, sliding window and multi-scale + flip inference."""
+"""The one inference path: evaluation resize, whole image, sliding window,
+multi-scale + flip test-time augmentation, on real CMP images."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -6,10 +7,10 @@ import tf_keras
 
 from conftest import cmp_raw_dataset
 from segwgan.configs import data as data_config
-from segwgan.data import pipeline
 from segwgan.evaluation import inference
 
 NUM_CLASSES = 12
+MEAN, STDDEV = (127.5,) * 3, (127.5,) * 3
 
 
 def pixelwise_model(seed=0):
@@ -28,11 +29,17 @@ def context_model(seed=0):
   return tf_keras.Model(inputs, tf_keras.layers.Conv2D(NUM_CLASSES, 1)(hidden))
 
 
+def image_inference(model, config=inference.InferenceConfig(), long_side=0):
+  return inference.ImageInference(
+      inference.segmenter_logits(model, MEAN, STDDEV), long_side, config)
+
+
 @pytest.fixture(scope="module")
-def eval_batches(shared_data):
-  config = data_config.DataConfig(is_training=False, global_batch_size=2,
-                                  resize_long_side=96)
-  return list(pipeline.build(cmp_raw_dataset(shared_data, 4), config))
+def image(shared_data):
+  """A real CMP photo (uint8), 96 pixels on its long side."""
+  photo = next(cmp_raw_dataset(shared_data, 1).as_numpy_iterator())["image"]
+  size = np.array(photo.shape[:2]) * 96 // max(photo.shape[:2])
+  return tf.cast(tf.round(tf.image.resize(photo, size)), tf.uint8).numpy()
 
 
 def test_window_starts_cover_and_end_flush():
@@ -42,20 +49,19 @@ def test_window_starts_cover_and_end_flush():
   assert inference.window_starts(20, 32, 0.5) == [0]
 
 
-def test_windows_and_flip_leave_a_pixelwise_model_unchanged(eval_batches):
+def test_windows_and_flip_leave_a_pixelwise_model_unchanged(image):
   model = pixelwise_model()
-  image = eval_batches[0][0]["image"][0]
-  whole = inference.Predictor(model).logits(image)
-  tta = inference.Predictor(model, inference.InferenceConfig(
+  whole = image_inference(model).logits(image)
+  tta = image_inference(model, inference.InferenceConfig(
       flip=True, window=(40, 56), overlap=0.5)).logits(image)
   np.testing.assert_allclose(tta.numpy(), whole.numpy(), atol=1e-5)
 
 
-def test_sliding_window_differs_only_near_window_borders(eval_batches):
+def test_sliding_window_differs_only_near_window_borders(image):
   model = context_model()
-  image = tf.image.resize(eval_batches[0][0]["image"][0], (96, 64))
-  whole = inference.Predictor(model).logits(image).numpy()
-  windows = inference.Predictor(model, inference.InferenceConfig(
+  image = tf.image.resize(image, (96, 64)).numpy()
+  whole = image_inference(model).logits(image).numpy()
+  windows = image_inference(model, inference.InferenceConfig(
       window=(48, 32), overlap=0.0)).logits(image).numpy()
   assert windows.shape == whole.shape
   # Four windows without overlap; pixels at least 3 px (the 7x7 kernel's
@@ -67,31 +73,38 @@ def test_sliding_window_differs_only_near_window_borders(eval_batches):
   assert not np.allclose(windows, whole, atol=1e-5)
 
 
-def test_multi_scale_averages_the_scaled_predictions(eval_batches):
+def test_multi_scale_averages_the_scaled_predictions(image):
   model = context_model()
-  image = eval_batches[0][0]["image"][0]
-  size = tf.shape(image)[:2]
-  one = {s: inference.Predictor(model, inference.InferenceConfig(
+  one = {s: image_inference(model, inference.InferenceConfig(
       scales=(s,))).logits(image).numpy() for s in (0.5, 1.5)}
-  both = inference.Predictor(model, inference.InferenceConfig(
+  both = image_inference(model, inference.InferenceConfig(
       scales=(0.5, 1.5))).logits(image).numpy()
   np.testing.assert_allclose(both, (one[0.5] + one[1.5]) / 2, atol=1e-5)
-  assert both.shape[:2] == tuple(size.numpy())
+  assert both.shape[:2] == image.shape[:2]
 
 
-def test_batched_and_per_image_evaluation_agree(eval_batches):
-  model = pixelwise_model()
-  batched = inference.evaluate(model, eval_batches, NUM_CLASSES)
-  per_image = inference.evaluate(model, eval_batches, NUM_CLASSES,
-                                 inference.InferenceConfig(flip=True))
-  np.testing.assert_array_equal(batched.matrix, per_image.matrix)
-  # Every labelled pixel of the original-size labels was counted.
-  total = sum(int((b[1]["masks"].numpy() != 255).sum()) for b in eval_batches)
-  assert batched.matrix.sum() == total
+def test_evaluation_resize_runs_the_model_at_the_long_side(shared_data):
+  """Logits come back at the photo's size, computed at long side 64."""
+  photo = next(cmp_raw_dataset(shared_data, 1).as_numpy_iterator())["image"]
+  model = context_model()
+  logits = image_inference(model, long_side=64).logits(photo).numpy()
+  assert logits.shape == (*photo.shape[:2], NUM_CLASSES)
+  height, width = photo.shape[:2]
+  small = (round(height * 64 / max(height, width)),
+           round(width * 64 / max(height, width)))
+  assert max(small) == 64
+  pixels = tf.image.resize(tf.cast(photo, tf.float32), small)
+  expected = tf.image.resize(model((pixels[None] - 127.5) / 127.5)[0],
+                             photo.shape[:2]).numpy()
+  np.testing.assert_allclose(logits, expected, atol=1e-4)
 
 
-def test_restore_logits_returns_original_size():
-  logits = tf.random.normal([64, 64, 3])
-  info = tf.constant([[90.0, 120.0], [48.0, 64.0], [0.53, 0.53], [0.0, 0.0]])
-  restored = inference.restore_logits(logits, info)
-  assert restored.shape == (90, 120, 3)
+def test_segmenter_labels_use_the_data_config(shared_data):
+  photo = next(cmp_raw_dataset(shared_data, 1).as_numpy_iterator())["image"]
+  model = context_model()
+  data = data_config.DataConfig(resize_long_side=64)
+  data.image_feature.mean, data.image_feature.stddev = list(MEAN), list(STDDEV)
+  labels = inference.segmenter_labels(model, data)(photo)
+  assert labels.shape == photo.shape[:2] and labels.dtype == np.int32
+  np.testing.assert_array_equal(
+      labels, image_inference(model, long_side=64).labels(photo))
