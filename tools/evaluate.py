@@ -1,7 +1,8 @@
 """Evaluates a segmenter on a dataset split: Eq. 17-19 (+ 20-23 on Cityscapes).
 
-  python tools/evaluate.py --checkpoint=runs/segwgan/best \
-      --data_dir=PATH/cmp_facades --split=val --output_dir=runs/segwgan/eval
+  python tools/evaluate.py --checkpoint=runs/segwgan \
+      --data_dir=PATH/cmp_facades --split=test --output_dir=runs/segwgan/eval \
+      --keep_ids=cmp_b0010,cmp_b0042
   python tools/evaluate.py --checkpoint=checkpoints/tf_deeplab_mnv2_dm05_os8 \
       --dataset=pascal_voc2012 --data_dir=PATH/pascal_voc2012 \
       --output_dir=runs/eval_voc
@@ -10,10 +11,17 @@
 
 The model is a --checkpoint (described by --experiment, the run's
 params.yaml, or --preset/its conversion.json with --dataset) or a
---saved_model from tools/export.py. Each image is predicted at its original
-size (after the model's evaluation resize, with the --scales/--flip/--window
-test-time augmentation). Prints a table of per-class IoU and accuracy and
-writes OUTPUT_DIR/metrics.json and metrics.csv.
+--saved_model from tools/export.py. A run's params.yaml also gives the
+dataset, the evaluation resize and the split settings (seed, fractions) of
+its validation data; --split picks the split. Each image is predicted at its
+original size by the one inference path of training's validation
+(`segwgan.evaluation.inference`: the model's evaluation resize, the
+--scales/--flip/--window test-time augmentation, logits resized back).
+Prints a table of per-class IoU and accuracy and writes to OUTPUT_DIR:
+metrics.json (+ checkpoint, split, num_images, class_names), metrics.csv,
+per_image.npz (ids and each image's confusion matrix,
+`segwgan.evaluation.per_image`) and, for --keep_ids, predictions/<id>.png
+(palette PNGs, pixel = class id, at the image's size).
 
 Cityscapes: the predictions are also written as labelIds PNGs in the official
 results layout (OUTPUT_DIR/cityscapes_results) and, where --data_dir has the
@@ -21,19 +29,24 @@ gtFine *_labelIds.png and *_instanceIds.png of every image, scored by
 cityscapesscripts (IoU/iIoU of classes and categories, cityscapes.csv).
 """
 import contextlib
+import io
 import pathlib
 
 from absl import app
 from absl import flags
+import yaml
 
 from segwgan import cli
 from segwgan import io_utils
 from segwgan import progress
 from segwgan.configs import data as data_config
 from segwgan.data import registry
+from segwgan.data import validate
 from segwgan.evaluation import results
 from segwgan.evaluation import split_eval
+from segwgan.serving import checkpoints
 from segwgan.serving import tool_flags
+from segwgan.serving import visualize
 
 flags.DEFINE_string("dataset", None, "The dataset (default: the model's).")
 flags.DEFINE_string("data_dir", None, "The dataset's official layout "
@@ -45,12 +58,39 @@ flags.DEFINE_string("output_dir", None, "Where metrics.json / metrics.csv "
                     "(and Cityscapes results) are written.")
 flags.DEFINE_integer("max_images", 0, "Evaluate only the first N images "
                      "(0: all).")
+flags.DEFINE_list("keep_ids", [], "Image ids whose predictions are written "
+                  "to OUTPUT_DIR/predictions/<id>.png.")
 tool_flags.define_model_flags()
 tool_flags.define_inference_flags()
 flags.mark_flag_as_required("output_dir")
 FLAGS = flags.FLAGS
 
 CITYSCAPES_RESULTS = "cityscapes_results"
+PER_IMAGE_FILE = "per_image.npz"
+PREDICTIONS_DIR = "predictions"
+
+
+def evaluation_data(dataset: str) -> data_config.DataConfig:
+  """The split to read: the run's validation data (params.yaml of
+  --checkpoint, if any) with --split, --data_dir and --tfds_dir."""
+  data = data_config.DataConfig(dataset=dataset, is_training=False)
+  params = (checkpoints.find_params(FLAGS.checkpoint) if FLAGS.checkpoint
+            else None)
+  if params is not None:
+    with open(params) as f:
+      run = yaml.safe_load(f) or {}
+    data.override(run.get("task", {}).get("validation_data", {}),
+                  is_strict=False)
+  return data.replace(split=FLAGS.split, dataset=dataset,
+                      source_dir=FLAGS.data_dir or data.source_dir,
+                      tfds_data_dir=FLAGS.tfds_dir or data.tfds_data_dir)
+
+
+def write_predictions(output_dir: pathlib.Path, kept: dict, info) -> None:
+  """predictions/<id>.png: palette PNGs whose pixels are class ids."""
+  for image_id, prediction in kept.items():
+    visualize.save_png(visualize.palette_image(prediction, info),
+                       output_dir / PREDICTIONS_DIR / f"{image_id}.png")
 
 
 def evaluate() -> None:
@@ -61,9 +101,7 @@ def evaluate() -> None:
   config = tool_flags.inference_config()
   model = tool_flags.load_predictor(FLAGS.dataset, config)
   info = model.info
-  data = data_config.DataConfig(
-      dataset=info.dataset, split=FLAGS.split, source_dir=FLAGS.data_dir or "",
-      tfds_data_dir=FLAGS.tfds_dir or "", is_training=False)
+  data = evaluation_data(info.dataset)
   raw = registry.read_split(data)
   if FLAGS.max_images:
     raw = raw.take(FLAGS.max_images)
@@ -74,10 +112,16 @@ def evaluate() -> None:
   with results_dir as cityscapes_dir:
     result = split_eval.evaluate_split(
         model.predict, raw.as_numpy_iterator(), info.num_classes,
+        keep_per_image=True, keep=set(FLAGS.keep_ids),
         cityscapes_results_dir=cityscapes_dir,
         cityscapes_source_dir=FLAGS.data_dir, split=FLAGS.split,
         on_image=bar.update)
   bar.close()
+  missing = sorted(set(FLAGS.keep_ids) - set(result.kept))
+  if missing:
+    raise validate.DataError(
+        f"--keep_ids: {', '.join(missing)} not among the {len(result.ids)} "
+        f"evaluated images of {info.dataset} {FLAGS.split}")
 
   source = FLAGS.saved_model or info.source
   count = len(result.ids)
@@ -86,7 +130,8 @@ def evaluate() -> None:
   class_names = info.labels.class_names
   print(results.metric_table(class_names, result.summary))
   header = {"dataset": info.dataset, "split": FLAGS.split,
-            "num_images": count, "model": source,
+            "num_images": count, "model": source, "checkpoint": info.source,
+            "class_names": list(class_names),
             "inference": tool_flags.describe_json(config,
                                                   info.resize_long_side)}
   if is_cityscapes:
@@ -102,9 +147,16 @@ def evaluate() -> None:
             "*_labelIds.png + *_instanceIds.png under --data_dir")
   json_text, csv_text = results.metrics_files(class_names, result.summary,
                                               result.matrix, header)
+  per_image = io.BytesIO()
+  result.per_image.save(per_image)
+  io_utils.atomic_write_bytes(output_dir / PER_IMAGE_FILE,
+                              per_image.getvalue())
+  write_predictions(output_dir, result.kept, info.labels)
   io_utils.atomic_write_text(output_dir / "metrics.csv", csv_text)
   io_utils.atomic_write_text(output_dir / "metrics.json", json_text)
-  print(f"\nwrote {output_dir / 'metrics.json'} and metrics.csv")
+  print(f"\nwrote {output_dir / 'metrics.json'}, metrics.csv, "
+        f"{PER_IMAGE_FILE}" + (f" and {len(result.kept)} predictions"
+                               if result.kept else ""))
 
 
 def main(_):

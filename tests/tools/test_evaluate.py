@@ -1,0 +1,104 @@
+"""tools/evaluate.py on a stage-2 MODEL_DIR and real CMP Facades files: the
+same scores as training's validation, per-image matrices and kept label
+PNGs as the protocol reads them."""
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from segwgan.configs import overrides
+from segwgan.data import registry
+from segwgan.evaluation import metrics
+from segwgan.evaluation import per_image
+from segwgan.modeling import segmenter as segmenter_lib
+from segwgan.training import tasks
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+IMAGES = 16
+
+
+def evaluate_tool(*args):
+  return subprocess.run(
+      [sys.executable, str(REPO / "tools" / "evaluate.py"), *args],
+      capture_output=True, text=True, cwd=REPO, timeout=600, check=False)
+
+
+@pytest.fixture(scope="module")
+def run(shared_data, converted_dm05, tmp_path_factory):
+  """A stage-2 MODEL_DIR (params.yaml + a checkpoint of a segmenter
+  started from the converted Google DeepLab), and training's validation
+  scores of that segmenter."""
+  root = tmp_path_factory.mktemp("evaluate")
+  base = root / "cmp" / "base"
+  base.mkdir(parents=True)
+  for k in range(1, IMAGES + 1):
+    for ext in ("jpg", "png"):
+      shutil.copy(shared_data / "cmp_facades" / "base" / f"cmp_b{k:04d}.{ext}",
+                  base)
+  data = {"source_dir": str(root / "cmp"),
+          "tfds_data_dir": str(root / "tfds"), "resize_long_side": 160,
+          "split_seed": 3}
+  params = overrides.build("stage2_cmp_facades_cpu", params_override=json.dumps(
+      {"task": {"init_checkpoint": converted_dm05, "train_data": data,
+                "validation_data": data}}))
+  segmenter = segmenter_lib.build_segmenter(params.task.model)
+  segmenter_lib.init_from_checkpoint(
+      segmenter, converted_dm05,
+      modules=tuple(params.task.init_checkpoint_modules))
+  model_dir = root / "run"
+  model_dir.mkdir()
+  tasks.save_params(params, str(model_dir))
+  tf.train.Checkpoint(trainer=tf.train.Checkpoint(segmenter=segmenter)).save(
+      str(model_dir / "ckpt"))
+  validation = tasks.evaluate_fn(segmenter, params.task.validation_data)()
+  labels = {e["id"].decode(): e["label"][..., 0] for e in registry.read_split(
+      params.task.validation_data).as_numpy_iterator()}
+  return root, model_dir, validation, labels
+
+
+def test_same_scores_as_training_validation(run):
+  root, model_dir, validation, labels = run
+  ids = list(labels)
+  keep = ids[:2]
+  out = root / "eval"
+  result = evaluate_tool(f"--checkpoint={model_dir}", "--split=val",
+                         f"--output_dir={out}", f"--keep_ids={','.join(keep)}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  scores = json.loads((out / "metrics.json").read_text())
+  assert scores["miou"] == pytest.approx(validation["miou"], abs=1e-9)
+  assert scores["pixel_accuracy"] == pytest.approx(
+      validation["pixel_accuracy"], abs=1e-9)
+  assert scores["split"] == "val" and scores["num_images"] == len(ids)
+  assert scores["class_names"][0] == "background"
+  assert scores["checkpoint"].startswith(str(model_dir))
+  matrices = per_image.PerImage.load(out / "per_image.npz")
+  assert matrices.ids == ids
+  np.testing.assert_array_equal(matrices.total(),
+                                np.array(scores["confusion_matrix"]))
+  for image_id in keep:
+    with Image.open(out / "predictions" / f"{image_id}.png") as png:
+      assert png.mode == "P"
+      prediction = np.asarray(png)
+    assert prediction.shape == labels[image_id].shape
+    cm = metrics.ConfusionMatrix(12)
+    cm.update(labels[image_id], prediction)
+    np.testing.assert_array_equal(
+        cm.matrix, matrices.matrices[matrices.ids.index(image_id)])
+
+
+def test_unknown_keep_id_is_refused_and_nothing_written(run):
+  root, model_dir, _, _ = run
+  out = root / "refused"
+  result = evaluate_tool(f"--checkpoint={model_dir}", "--split=val",
+                         f"--output_dir={out}", "--keep_ids=cmp_b9999",
+                         "--max_images=1")
+  assert result.returncode == 2
+  assert "--keep_ids: cmp_b9999" in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not (out / "metrics.json").exists()
