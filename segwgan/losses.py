@@ -109,13 +109,15 @@ def gradient_penalty(critic, label_maps, real_images, fake_images,
   Y (the label maps) stays fixed. Computed in float32, with `epsilon` inside
   the square root so the gradient of the norm is finite at zero. The
   penalty is per example, which batch norm would break: a critic with a
-  BatchNormalization layer is rejected (use normalization 'layer' or 'none').
+  BatchNormalization layer is rejected (use normalization 'instance',
+  'layer' or 'none').
   """
   if isinstance(critic, tf_keras.layers.Layer) and any(
       isinstance(m, tf_keras.layers.BatchNormalization)
       for m in critic.submodules):
     raise ValueError("the WGAN-GP critic must not use batch norm (set "
-                     "CriticConfig.normalization to 'layer' or 'none')")
+                     "CriticConfig.normalization to 'instance', 'layer' or "
+                     "'none')")
   real, fake = _f32(real_images), _f32(fake_images)
   alpha = tf.random.uniform([tf.shape(real)[0], 1, 1, 1])
   mixed = alpha * real + (1.0 - alpha) * fake
@@ -129,7 +131,8 @@ def gradient_penalty(critic, label_maps, real_images, fake_images,
 
 
 def clip_weights(variables, clip_value: float) -> None:
-  """WGAN weight clipping: every variable into [-clip_value, clip_value]."""
+  """WGAN weight clipping: each of `variables` (the critic's convolution
+  weights, `Critic.clipped_variables`) into [-clip_value, clip_value]."""
   for variable in variables:
     variable.assign(tf.clip_by_value(variable, -clip_value, clip_value))
 

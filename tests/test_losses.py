@@ -125,7 +125,8 @@ def test_gradient_penalty_trains_a_layer_norm_critic():
 
 
 def test_gradient_penalty_rejects_a_batch_norm_critic():
-  critic = critic_lib.build_critic(gan.CriticConfig(base_filters=4), 5)
+  critic = critic_lib.build_critic(
+      gan.CriticConfig(base_filters=4, normalization="batch"), 5)
   x = tf.zeros([2, 16, 16, 3])
   with pytest.raises(ValueError, match="batch norm"):
     losses.gradient_penalty(critic, tf.zeros([2, 16, 16, 5]), x, x)

@@ -45,7 +45,11 @@ class CriticConfig(hyperparams.Config):
     base_filters: filters of the first convolution.
     activation: after every convolution but the last: relu (the paper) or
       leaky_relu (pix2pix).
-    normalization: after the 2nd and 3rd convolutions: batch | layer (over
+    normalization: after the 2nd and 3rd convolutions: instance (over H
+      and W, per example and channel: pix2pix's batch norm at batch size
+      1, and the same at training and inference) | batch (pix2pix at
+      batch size > 1, the paper-literal setting: stage 1 trains D with
+      batch statistics, stage 2 calls it with moving ones) | layer (over
       channels, per position) | none. WGAN-GP must not use batch (its
       penalty is per example; `losses.gradient_penalty` rejects it).
     resolution_divisor: 1 (the paper): D sees the map and the image at their
@@ -57,5 +61,5 @@ class CriticConfig(hyperparams.Config):
   """
   base_filters: int = 64
   activation: str = "relu"
-  normalization: str = "batch"
+  normalization: str = "instance"
   resolution_divisor: int = 1

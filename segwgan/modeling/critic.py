@@ -5,7 +5,10 @@ but the last (pix2pix's 34x34 PatchGAN). Output cell (i, j) scores the 34x34
 input patch of rows 4i-11 .. 4i+22 and columns 4j-11 .. 4j+22 (the receptive
 field, `RECEPTIVE_FIELD`; "same" padding), and the cells are averaged into
 D's output. `Critic.patches` gives the patch map [B, H/4, W/4, 1], calling
-the critic its average [B]; both float32. The same network is a GAN
+the critic its average [B]; both float32. The 2nd and 3rd convolutions are
+normalised: by default per example and channel over H, W ('instance', which
+is what pix2pix's batch norm computes at its batch size 1), so D is the
+same function in training and in inference mode (stage 2 calls it frozen). The same network is a GAN
 discriminator (its output is a logit) or a WGAN critic (an unbounded score):
 only the loss differs.
 
@@ -21,6 +24,7 @@ from segwgan.configs import gan as gan_config
 KERNEL = 4
 STRIDES = (2, 2, 1, 1)
 RECEPTIVE_FIELD = 34  # receptive_field(Critic.convs); tested empirically.
+NORMALIZATIONS = ("instance", "batch", "layer", "none")
 
 
 def receptive_field(layers) -> int:
@@ -33,14 +37,17 @@ def receptive_field(layers) -> int:
 
 
 def _normalization(kind: str, name: str):
+  if kind == "instance":  # Over H, W, per example and channel.
+    return tf_keras.layers.GroupNormalization(groups=-1, epsilon=1e-3,
+                                              name=name)
   if kind == "batch":
     return tf_keras.layers.BatchNormalization(name=name)
   if kind == "layer":  # Over channels, per example and position.
     return tf_keras.layers.LayerNormalization(name=name)
   if kind == "none":
     return None
-  raise ValueError(f"critic normalization must be batch, layer or none, got "
-                   f"{kind!r}")
+  raise ValueError(f"critic normalization must be one of "
+                   f"{', '.join(NORMALIZATIONS)}, got {kind!r}")
 
 
 class Critic(tf_keras.Model):
@@ -68,6 +75,17 @@ class Critic(tf_keras.Model):
         _normalization(config.normalization, f"conv{i + 1}_norm")
         for i in (1, 2)] + [None]
     self.to_float32 = tf_keras.layers.Activation("linear", dtype="float32")
+
+  @property
+  def uses_batch_statistics(self) -> bool:
+    """Whether D's output depends on `training` (batch norm)."""
+    return self.config.normalization == "batch"
+
+  @property
+  def clipped_variables(self):
+    """What WGAN clipping bounds: the convolutions' kernels and biases,
+    not the normalisations' gamma and beta (docs/networks.md)."""
+    return [v for conv in self.convs for v in (conv.kernel, conv.bias)]
 
   def patches(self, inputs, training=None):
     """Per-patch scores [B, h, w, 1] (float32)."""

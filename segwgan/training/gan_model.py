@@ -69,7 +69,7 @@ class GanTrainer(tf_keras.Model):
       runner.minimize(self.d_optimizer, tape, loss,
                       self.critic.trainable_variables)
       if self.gan_loss.clip:
-        losses.clip_weights(self.critic.trainable_variables, self.clip_value)
+        losses.clip_weights(self.critic.clipped_variables, self.clip_value)
 
     # Eq. 12 with Eq. 16: l_G = 100 * l_C + l_A.
     with tf.GradientTape() as tape:

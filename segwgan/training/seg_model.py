@@ -8,10 +8,12 @@ gradients of l_C and l_A reach them *through* G and D.
 import numpy as np
 import tensorflow as tf
 import tf_keras
+from absl import logging
 
 from segwgan import losses
 from segwgan import variants
 from segwgan.modeling import fused_inference
+from segwgan.training import frozen
 from segwgan.training import maps
 from segwgan.training import runner
 
@@ -39,9 +41,15 @@ class SegTrainer(tf_keras.Model):
     self.fine_tune_batch_norm = fine_tune_batch_norm
     self.generator = generator
     self.critic = critic
-    for frozen in (generator, critic):
-      if frozen is not None:
-        frozen.trainable = False
+    for network in (generator, critic):
+      if network is not None:
+        network.trainable = False
+    if critic is not None and critic.uses_batch_statistics:
+      logging.warning(
+          "the critic has batch norm: stage 1 trained it with batch "
+          "statistics, stage 2 evaluates it with its moving statistics "
+          "(a different function; critic normalization 'instance' avoids "
+          "this)")
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     self.distribute_reduction_method = "sum"  # see runner.replica_share
 
@@ -74,10 +82,10 @@ class SegTrainer(tf_keras.Model):
       if self.uses_gan:
         real = tf.cast(features["image_gan"], tf.float32)
         probabilities = maps.prediction_map(logits, valid)
-        reconstruction = self.generator(probabilities, training=False)
+        reconstruction = frozen.reconstruct(self.generator, probabilities)
         content = losses.content_loss(real, reconstruction, valid)
         adversarial = self.adversarial_loss(
-            self.critic([probabilities, reconstruction], training=False))
+            frozen.judge(self.critic, probabilities, reconstruction))
         total = losses.segmenter_loss(segmentation, content, adversarial,
                                       self.lambda_content,
                                       self.lambda_adversarial)
@@ -96,6 +104,6 @@ class SegTrainer(tf_keras.Model):
     predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
     columns = [labels["masks"][..., 0], predictions]
     if self.generator is not None:
-      columns.append(self.generator(
-          maps.prediction_map(logits, labels["valid_masks"]), training=False))
+      columns.append(frozen.reconstruct(
+          self.generator, maps.prediction_map(logits, labels["valid_masks"])))
     return maps.panel(self.palette, features["image_gan"], *columns)

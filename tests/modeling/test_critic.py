@@ -71,6 +71,30 @@ def test_frozen_critic_passes_gradients_to_both_inputs():
     assert float(tf.norm(grad)) > 0
 
 
+def test_instance_norm_is_per_example_and_the_same_in_both_modes():
+  """Each example's score is its own (any batch, any mode): what pix2pix's
+  batch norm gives at batch size 1, with no moving statistics."""
+  critic = critic_lib.build_critic(SMALL, 12)
+  assert critic.config.normalization == "instance"
+  assert not critic.uses_batch_statistics
+  rng = np.random.default_rng(1)
+  for variable in critic.trainable_weights:
+    variable.assign(variable + rng.normal(0.0, 0.1, variable.shape))
+  maps, images = pair(12, batch=3)
+  together = critic([maps, images], training=True).numpy()
+  alone = [critic([maps[i:i + 1], images[i:i + 1]], training=False).numpy()[0]
+           for i in range(3)]
+  np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-6)
+
+
+def test_clipping_leaves_normalisation_parameters_alone():
+  critic = critic_lib.build_critic(SMALL, 12)
+  clipped = {id(v) for v in critic.clipped_variables}
+  assert len(clipped) == 8  # 4 kernels, 4 biases.
+  others = [v.name for v in critic.trainable_weights if id(v) not in clipped]
+  assert others and all("gamma" in n or "beta" in n for n in others), others
+
+
 def test_bad_options_are_clear_errors():
   with pytest.raises(ValueError, match="normalization"):
     critic_lib.build_critic(gan.CriticConfig(normalization="group"), 12)
@@ -78,7 +102,8 @@ def test_bad_options_are_clear_errors():
     critic_lib.build_critic(gan.CriticConfig(activation="tanh"), 12)
 
 
-@pytest.mark.parametrize("normalization", ["batch", "layer", "none"])
+@pytest.mark.parametrize("normalization", ["instance", "batch", "layer",
+                                           "none"])
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_outputs_float32(policy, normalization):
   tf_keras.mixed_precision.set_global_policy(policy)

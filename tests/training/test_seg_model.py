@@ -20,6 +20,7 @@ from segwgan.data import pipeline
 from segwgan.modeling import critic as critic_lib
 from segwgan.modeling import generator as generator_lib
 from segwgan.modeling import segmenter as segmenter_lib
+from segwgan.training import frozen
 from segwgan.training import maps
 from segwgan.training import runner
 from segwgan.training import seg_model
@@ -46,7 +47,8 @@ def make_trainer(converted_dm05):
                                                   divisor=divisor)
 
 
-def build_trainer(variant, checkpoint, seed=0, divisor=1, sync_bn=False):
+def build_trainer(variant, checkpoint, seed=0, divisor=1, sync_bn=False,
+                  critic_normalization="instance"):
   """`sync_bn=False`: the plain batch norm of the stage-2 experiments."""
   tf_keras.utils.set_random_seed(seed)
   model_config = models.model_config(PRESET, "cmp_facades")
@@ -60,7 +62,8 @@ def build_trainer(variant, checkpoint, seed=0, divisor=1, sync_bn=False):
         gan_config.GeneratorConfig(base_filters=8,
                                    resolution_divisor=divisor), NUM_CLASSES)
     critic = critic_lib.build_critic(
-        gan_config.CriticConfig(base_filters=8, resolution_divisor=divisor),
+        gan_config.CriticConfig(base_filters=8, resolution_divisor=divisor,
+                                normalization=critic_normalization),
         NUM_CLASSES)
   trainer = seg_model.SegTrainer(
       segmenter, generator, critic, variant=variant,
@@ -316,3 +319,33 @@ def test_a_throwaway_variant_trains_without_other_edits(batch, converted_dm05,
                              rtol=1e-4)
   assert any(not np.array_equal(v, weights[i]) for i, v in
              snapshot(trainer.segmenter.trainable_variables).items())
+
+
+@pytest.mark.parametrize("normalization", ["instance", "batch"])
+def test_stage2_critic_is_the_critic_stage1_trained(batch, converted_dm05,
+                                                    normalization, caplog):
+  """The frozen D as stage 2 calls it gives, on the same inputs, what D
+  gave in stage 1's mode (trainable, training=True, real and fake in
+  separate calls) with the default instance norm; a batch-norm D does not,
+  and building the trainer says so."""
+  with caplog.at_level("WARNING"):
+    trainer = build_trainer("segwgan", converted_dm05,
+                            critic_normalization=normalization)
+  assert ("moving statistics" in caplog.text) == (normalization == "batch")
+  rng = np.random.default_rng(0)
+  for variable in trainer.critic.trainable_weights:  # As stage 1 leaves them.
+    variable.assign(variable + rng.normal(0.0, 0.1, variable.shape))
+  stage1 = critic_lib.build_critic(trainer.critic.config, NUM_CLASSES)
+  trained_values = {v.name: v for v in trainer.critic.variables}
+  for variable in stage1.variables:
+    variable.assign(trained_values[variable.name])
+  features, labels_ = batch
+  label_maps = maps.ground_truth_map(labels_["masks"], NUM_CLASSES)
+  fake = frozen.reconstruct(trainer.generator, label_maps)
+  for images in (features["image_gan"], fake):
+    trained = stage1([label_maps, images], training=True).numpy()
+    judged = frozen.judge(trainer.critic, label_maps, images).numpy()
+    if normalization == "instance":
+      np.testing.assert_allclose(judged, trained, rtol=1e-5, atol=1e-6)
+    else:
+      assert np.abs(judged - trained).max() > 1e-3
