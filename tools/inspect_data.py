@@ -21,8 +21,9 @@ flags.DEFINE_string("split", "all", "all, train, val (or base/extended, "
                     "trainval, test where the dataset has them).")
 flags.DEFINE_string("output_dir", ".", "Where the grid PNG is written.")
 flags.DEFINE_integer("split_seed", 0, "Seed of the StanfordBG/CMP "
-                     "train/val split.")
+                     "train/val/test split.")
 flags.DEFINE_float("val_fraction", 0.2, "Val share of that split.")
+flags.DEFINE_float("test_fraction", 0.2, "Test share of that split.")
 flags.DEFINE_integer("num_images", 8, "Images in the grid.")
 flags.mark_flags_as_required(["dataset", "data_dir"])
 FLAGS = flags.FLAGS
@@ -33,6 +34,7 @@ def main(_):
     summary = inspect.summarise(
         FLAGS.dataset, FLAGS.data_dir, FLAGS.split,
         split_seed=FLAGS.split_seed, val_fraction=FLAGS.val_fraction,
+        test_fraction=FLAGS.test_fraction,
         num_samples=FLAGS.num_images)
     print(inspect.format_summary(summary))
     print(f"grid: {inspect.write_grid(summary, FLAGS.output_dir)}")

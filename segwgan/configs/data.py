@@ -25,13 +25,15 @@ class DataConfig(mg_seg.DataConfig):
     dataset: a name from `segwgan.labels.DATASETS`.
     source_dir: the dataset's official layout (TFDS manual dir); empty means
       download the official archive.
-    split: train | val | all (| test for Cityscapes).
+    split: train | val | test | all (and the dataset's own, e.g. base).
     resize_long_side: if > 0, every image is first resized so that its long
       side has this many pixels (training scale augmentation is relative to
       it; eval runs at this size and predictions are resized back).
-    split_seed: seed of the documented train/val split of datasets without an
-      official one (StanfordBG, CMP Facades).
+    split_seed: seed of the documented train/val/test split of datasets
+      without an official one (StanfordBG, CMP Facades).
     val_fraction: fraction of images in that split's `val` part.
+    test_fraction: fraction of images in its `test` part (taken from
+      `train`: `val` does not depend on it).
   """
   dataset: str = ''
   source_dir: str = ''
@@ -39,6 +41,7 @@ class DataConfig(mg_seg.DataConfig):
   resize_long_side: int = 0
   split_seed: int = 0
   val_fraction: float = 0.2
+  test_fraction: float = 0.2
   aug_scale_min: float = 0.5
   aug_scale_max: float = 2.0
   output_size: List[int] = dataclasses.field(default_factory=list)

@@ -9,7 +9,8 @@ Labels are grey PNGs: 0 other/unlabelled -> 255, 1..150 (objectInfo150.txt)
 -> 0..149 (`labels.ADE20K`); RGB renders are refused.
 
 Parts: ``train`` (training/) and ``val`` (validation/), whichever exist.
-Splits: ``train``, ``val``, ``all``.
+Splits: ``train``, ``val``, ``test`` (the official val again: no labelled
+test split is public) and ``all``.
 """
 import pathlib
 
@@ -26,7 +27,9 @@ SEEDED = False
 URLS = {"ADEChallengeData2016": "http://data.csail.mit.edu/places/"
                                 "ADEchallenge/ADEChallengeData2016.zip"}
 FOLDERS = {"train": "training", "val": "validation"}
-SPLITS = {"train": ("train",), "val": ("val",), "all": None}
+# No labelled test split is public: `test` is the official val (see
+# docs/datasets.md, "train, val and test").
+SPLITS = {"train": ("train",), "val": ("val",), "test": ("val",), "all": None}
 EXPECTED = ("ADEChallengeData2016/images/{training,validation} and "
             "annotations/{training,validation}")
 MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
@@ -76,10 +79,10 @@ def parts_of_root(root: pathlib.Path) -> dict[str, list[layout.Example]]:
   return out
 
 
-def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
-          ) -> dict[str, list[layout.Example]]:
+def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2,
+          test_fraction: float = 0.2) -> dict[str, list[layout.Example]]:
   """The non-empty parts of the copy in `source_dir` (layout checked)."""
-  del split_seed, val_fraction  # Official splits.
+  del split_seed, val_fraction, test_fraction  # Official splits.
   root = validate.source_dir(source_dir, NAME, EXPECTED)
   return parts_of_root(find_root(root))
 

@@ -13,7 +13,7 @@ Each dataset module subclasses `SourceBuilder` with its `_info`,
 
 The builder config is named after the source: ``src_<hash>`` of the source
 directory's real path and every example file's part, name, size and mtime
-(plus split_seed/val_fraction for seeded splits), or ``dl_<hash>`` of the
+(plus split_seed/val_fraction/test_fraction for seeded splits), or ``dl_<hash>`` of the
 archive URLs. A different or changed copy is therefore prepared afresh, never
 served from another copy's data. TFDS writes into a temporary directory and
 renames it when complete, so an interrupted preparation is redone, and
@@ -47,12 +47,14 @@ class SourceConfig(tfds.core.BuilderConfig):
 
   Attributes:
     manual: read the TFDS manual dir (the user's copy) rather than download.
-    split_seed: seed of the seeded train/val split (StanfordBG, CMP).
+    split_seed: seed of the seeded train/val/test split (StanfordBG, CMP).
     val_fraction: its val share.
+    test_fraction: its test share.
   """
   manual: bool = True
   split_seed: int = 0
   val_fraction: float = 0.2
+  test_fraction: float = 0.2
 
 
 class ExactImage(tfds.features.Image):
@@ -134,7 +136,8 @@ def _hash(*items) -> str:
 
 
 def source_config(source_dir, parts: layout.Parts, seeded: bool,
-                  split_seed: int, val_fraction: float) -> SourceConfig:
+                  split_seed: int, val_fraction: float,
+                  test_fraction: float) -> SourceConfig:
   """The config of a local copy, named by its fingerprint."""
   files = []
   for part in sorted(parts):
@@ -143,22 +146,27 @@ def source_config(source_dir, parts: layout.Parts, seeded: bool,
         stat = os.stat(path)
         files.append((part, os.path.relpath(path, source_dir), stat.st_size,
                       stat.st_mtime_ns))
-  seed = [split_seed, float(val_fraction)] if seeded else None
+  seed = ([split_seed, float(val_fraction), float(test_fraction)] if seeded
+          else None)
   root = os.path.realpath(source_dir)
   return SourceConfig(
       name=f"src_{_hash(root, seed, files)}", version=VERSION,
       description=f"{root} ({sum(len(p) for p in parts.values())} images)",
-      manual=True, split_seed=split_seed, val_fraction=val_fraction)
+      manual=True, split_seed=split_seed, val_fraction=val_fraction,
+      test_fraction=test_fraction)
 
 
 def download_config(urls: Mapping[str, str], seeded: bool, split_seed: int,
-                    val_fraction: float) -> SourceConfig:
+                    val_fraction: float, test_fraction: float
+                    ) -> SourceConfig:
   """The config of the official archives at `urls`."""
-  seed = [split_seed, float(val_fraction)] if seeded else None
+  seed = ([split_seed, float(val_fraction), float(test_fraction)] if seeded
+          else None)
   return SourceConfig(
       name=f"dl_{_hash(dict(urls), seed)}", version=VERSION,
       description="official archives: " + ", ".join(urls.values()),
-      manual=False, split_seed=split_seed, val_fraction=val_fraction)
+      manual=False, split_seed=split_seed, val_fraction=val_fraction,
+      test_fraction=test_fraction)
 
 
 def prepare(builder_cls, config: SourceConfig, tfds_dir: Optional[str],

@@ -94,10 +94,10 @@ def parts_of_root(root: pathlib.Path) -> dict[str, list[layout.Example]]:
   return out
 
 
-def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
-          ) -> dict[str, list[layout.Example]]:
+def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2,
+          test_fraction: float = 0.2) -> dict[str, list[layout.Example]]:
   """The non-empty parts of the copy in `source_dir` (layout checked)."""
-  del split_seed, val_fraction  # Official splits.
+  del split_seed, val_fraction, test_fraction  # Official splits.
   return parts_of_root(validate.source_dir(source_dir, NAME, EXPECTED))
 
 

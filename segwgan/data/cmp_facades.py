@@ -9,10 +9,10 @@ Labels are palette PNGs whose index is the class id 1..12
 (`labels.CMP_FACADES`), trained as ``id - 1`` (0..11); index 0 (unlabelled,
 absent from the official files) is ignored (255) and 13..255 are refused.
 
-Parts: ``{base,extended}_{train,val}`` by the seeded rule of
+Parts: ``{base,extended}_{train,val,test}`` by the seeded rule of
 `segwgan.data.splits` (group = the image id). Splits: ``base``,
-``extended`` (the folders present), ``train``, ``val`` (seeded, over both
-folders) and ``all``.
+``extended`` (the folders present), ``train``, ``val``, ``test`` (seeded,
+over both folders) and ``all``.
 """
 import pathlib
 
@@ -34,10 +34,11 @@ URLS = {
         "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_extended.zip",
 }
 SPLITS = {
-    "base": ("base_train", "base_val"),
-    "extended": ("extended_train", "extended_val"),
+    "base": ("base_train", "base_val", "base_test"),
+    "extended": ("extended_train", "extended_val", "extended_test"),
     "train": ("base_train", "extended_train"),
     "val": ("base_val", "extended_val"),
+    "test": ("base_test", "extended_test"),
     "all": None,
 }
 EXPECTED = "base/ and/or extended/ holding cmp_*.jpg images with .png labels"
@@ -87,24 +88,25 @@ def find_sets(*roots) -> dict[str, pathlib.Path]:
   return found
 
 
-def parts_of_sets(sets, *, split_seed: int, val_fraction: float
-                  ) -> dict[str, list[layout.Example]]:
+def parts_of_sets(sets, *, split_seed: int, val_fraction: float,
+                  test_fraction: float) -> dict[str, list[layout.Example]]:
   out = {}
   for name, directory in sorted(sets.items()):
     examples = {e.id: e for e in _set_examples(directory)}
-    sides = splits.seeded_split(examples, split_seed, val_fraction)
+    sides = splits.seeded_split(examples, split_seed, val_fraction,
+                                test_fraction)
     for side, ids in sides.items():
       if ids:
         out[f"{name}_{side}"] = [examples[i] for i in ids]
   return out
 
 
-def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
-          ) -> dict[str, list[layout.Example]]:
+def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2,
+          test_fraction: float = 0.2) -> dict[str, list[layout.Example]]:
   """The non-empty parts of the copy in `source_dir` (layout checked)."""
   root = validate.source_dir(source_dir, NAME, EXPECTED)
   return parts_of_sets(find_sets(root), split_seed=split_seed,
-                       val_fraction=val_fraction)
+                       val_fraction=val_fraction, test_fraction=test_fraction)
 
 
 class CmpFacades(builder.SourceBuilder):
@@ -128,4 +130,4 @@ class CmpFacades(builder.SourceBuilder):
     config = self.builder_config
     return self.generators(parts_of_sets(
         find_sets(*roots), split_seed=config.split_seed,
-        val_fraction=config.val_fraction))
+        val_fraction=config.val_fraction, test_fraction=config.test_fraction))

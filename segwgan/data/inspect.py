@@ -42,11 +42,13 @@ class Summary:
 
 def summarise(name: str, source_dir, split: str = "all", *,
               split_seed: int = 0, val_fraction: float = 0.2,
+              test_fraction: float = 0.2,
               num_samples: int = 8) -> Summary:
   """Reads every example of `split` (DataError names a bad file)."""
   examples = registry.list_examples(name, source_dir, split,
                                     split_seed=split_seed,
-                                    val_fraction=val_fraction)
+                                    val_fraction=val_fraction,
+                                    test_fraction=test_fraction)
   picked = set(np.linspace(0, len(examples) - 1, min(num_samples,
                                                      len(examples)))
                .round().astype(int).tolist())

@@ -13,7 +13,8 @@ other values and RGB colour renders are refused.
 
 Parts: ``train`` and ``val`` (the official lists; ``trainval.txt``, if
 present, must be their union) and ``other`` (labelled JPEGs in neither).
-Splits: ``train``, ``val``, ``trainval`` and ``all`` (every JPEG with a label).
+Splits: ``train``, ``val``, ``test`` (the official val again: no labelled
+test split is public), ``trainval`` and ``all`` (every JPEG with a label).
 """
 import pathlib
 
@@ -28,8 +29,10 @@ NAME = "pascal_voc2012"
 SEEDED = False
 URLS = {"VOCtrainval": "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/"
                        "VOCtrainval_11-May-2012.tar"}
-SPLITS = {"train": ("train",), "val": ("val",), "trainval": ("train", "val"),
-          "all": None}
+# No labelled test split is public: `test` is the official val (see
+# docs/datasets.md, "train, val and test").
+SPLITS = {"train": ("train",), "val": ("val",), "test": ("val",),
+          "trainval": ("train", "val"), "all": None}
 EXPECTED = "VOCdevkit/VOC2012/JPEGImages"
 SPLIT_FILES = "ImageSets/Segmentation"
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -99,10 +102,10 @@ def parts_of_root(root: pathlib.Path) -> dict[str, list[layout.Example]]:
   return {side: examples for side, examples in out.items() if examples}
 
 
-def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
-          ) -> dict[str, list[layout.Example]]:
+def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2,
+          test_fraction: float = 0.2) -> dict[str, list[layout.Example]]:
   """The non-empty parts of the copy in `source_dir` (layout checked)."""
-  del split_seed, val_fraction  # Official splits.
+  del split_seed, val_fraction, test_fraction  # Official splits.
   root = validate.source_dir(source_dir, NAME, EXPECTED)
   return parts_of_root(find_root(root))
 

@@ -61,16 +61,18 @@ def splits(name: str) -> tuple[str, ...]:
 
 
 def list_examples(name: str, source_dir, split: str, *, split_seed: int = 0,
-                  val_fraction: float = 0.2) -> list[Example]:
+                  val_fraction: float = 0.2, test_fraction: float = 0.2
+                  ) -> list[Example]:
   """The examples of `split` in the copy at `source_dir`, sorted by id.
 
   The layout is checked (DataError naming what is missing); file contents
-  are checked when they are read. `split_seed` and `val_fraction` choose the
-  seeded train/val split of StanfordBG and CMP Facades.
+  are checked when they are read. `split_seed`, `val_fraction` and
+  `test_fraction` choose the seeded train/val/test split of StanfordBG and
+  CMP Facades.
   """
   module = dataset_module(name)
   parts = module.parts(source_dir, split_seed=split_seed,
-                       val_fraction=val_fraction)
+                       val_fraction=val_fraction, test_fraction=test_fraction)
   return layout.examples_of(
       parts, layout.select(name, split, module.SPLITS, list(parts),
                            source_dir))
@@ -89,7 +91,7 @@ def read_label(name: str, path) -> np.ndarray:
 
 def prepare(name: str, split: Optional[str] = None, *, source_dir=None,
             tfds_dir: Optional[str] = None, split_seed: int = 0,
-            val_fraction: float = 0.2):
+            val_fraction: float = 0.2, test_fraction: float = 0.2):
   """The dataset's TFDS builder, prepared (and validated) once in `tfds_dir`.
 
   A local copy's layout (and `split`, if given) is checked before anything
@@ -103,18 +105,19 @@ def prepare(name: str, split: Optional[str] = None, *, source_dir=None,
   if split is not None and split not in module.SPLITS:
     layout.select(name, split, module.SPLITS, [], source_dir)  # Raises.
   if module.SEEDED:
-    validate.check_split_setting(split_seed, val_fraction)
+    validate.check_split_setting(split_seed, val_fraction, test_fraction)
   if source_dir:
     parts = module.parts(source_dir, split_seed=split_seed,
-                         val_fraction=val_fraction)
+                         val_fraction=val_fraction,
+                         test_fraction=test_fraction)
     if split is not None:
       layout.select(name, split, module.SPLITS, list(parts), source_dir)
     config = builder.source_config(source_dir, parts, module.SEEDED,
-                                   split_seed, val_fraction)
+                                   split_seed, val_fraction, test_fraction)
     where = source_dir
   elif builder_cls.URLS:
     config = builder.download_config(builder_cls.URLS, module.SEEDED,
-                                     split_seed, val_fraction)
+                                     split_seed, val_fraction, test_fraction)
     where = ", ".join(builder_cls.URLS.values())
   else:
     how = " ".join(module.MANUAL_DOWNLOAD_INSTRUCTIONS.split())
@@ -126,8 +129,8 @@ def prepare(name: str, split: Optional[str] = None, *, source_dir=None,
 
 def load_raw(name: str, split: str, *, source_dir,
              tfds_dir: Optional[str] = None, split_seed: int = 0,
-             val_fraction: float = 0.2, decoded: bool = True
-             ) -> tf.data.Dataset:
+             val_fraction: float = 0.2, test_fraction: float = 0.2,
+             decoded: bool = True) -> tf.data.Dataset:
   """The decoded examples of `split`, from the prepared TFDS copy.
 
   Args:
@@ -138,6 +141,7 @@ def load_raw(name: str, split: str, *, source_dir,
     tfds_dir: where prepared data is kept (TFDS default if None).
     split_seed: the seeded split's seed (StanfordBG, CMP Facades).
     val_fraction: the seeded split's val share.
+    test_fraction: the seeded split's test share.
     decoded: False keeps 'image' and 'label' as their stored bytes, for
       pipelines that skip or shuffle before decoding
       (`decode.decode_example` decodes them to the same pixels).
@@ -151,7 +155,8 @@ def load_raw(name: str, split: str, *, source_dir,
   """
   prepared, where = prepare(name, split, source_dir=source_dir,
                             tfds_dir=tfds_dir, split_seed=split_seed,
-                            val_fraction=val_fraction)
+                            val_fraction=val_fraction,
+                            test_fraction=test_fraction)
   parts = layout.select(name, split, dataset_module(name).SPLITS,
                         list(prepared.info.splits.keys()), where)
   skip = {} if decoded else {"decoders": {
@@ -171,4 +176,4 @@ def read_split(data: data_config.DataConfig, decoded: bool = True
       tfds_dir=data.tfds_data_dir or os.path.expanduser(
           "~/tensorflow_datasets"),
       split_seed=data.split_seed, val_fraction=data.val_fraction,
-      decoded=decoded)
+      test_fraction=data.test_fraction, decoded=decoded)

@@ -28,7 +28,8 @@ from segwgan.data import validate
 NAME = "stanford_background"
 SEEDED = True
 URLS = {"iccv09Data": "http://dags.stanford.edu/data/iccv09Data.tar.gz"}
-SPLITS = {"train": ("train",), "val": ("val",), "all": None}
+SPLITS = {"train": ("train",), "val": ("val",), "test": ("test",),
+          "all": None}
 EXPECTED = "iccv09Data/images/*.jpg and iccv09Data/labels/*.regions.txt"
 MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
 Download iccv09Data.tar.gz from
@@ -72,8 +73,8 @@ def find_root(*roots) -> pathlib.Path:
                            f"{', '.join(str(r) for r in roots)}")
 
 
-def parts_of_root(root: pathlib.Path, *, split_seed: int,
-                  val_fraction: float) -> dict[str, list[layout.Example]]:
+def parts_of_root(root: pathlib.Path, *, split_seed: int, val_fraction: float,
+                  test_fraction: float) -> dict[str, list[layout.Example]]:
   images = layout.sorted_files(root / "images", "*.jpg")
   if not images:
     raise validate.DataError(f"no .jpg images in {root / 'images'}; "
@@ -84,17 +85,18 @@ def parts_of_root(root: pathlib.Path, *, split_seed: int,
         root / "labels" / f"{image.stem}{LABEL_SUFFIX}",
         f"label of {image.name}")
     examples[image.stem] = layout.Example(image.stem, str(image), str(label))
-  sides = splits.seeded_split(examples, split_seed, val_fraction, group)
+  sides = splits.seeded_split(examples, split_seed, val_fraction,
+                              test_fraction, group)
   return {side: [examples[i] for i in ids] for side, ids in sides.items()
           if ids}
 
 
-def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2
-          ) -> dict[str, list[layout.Example]]:
+def parts(source_dir, *, split_seed: int = 0, val_fraction: float = 0.2,
+          test_fraction: float = 0.2) -> dict[str, list[layout.Example]]:
   """The non-empty parts of the copy in `source_dir` (layout checked)."""
   root = validate.source_dir(source_dir, NAME, EXPECTED)
   return parts_of_root(find_root(root), split_seed=split_seed,
-                       val_fraction=val_fraction)
+                       val_fraction=val_fraction, test_fraction=test_fraction)
 
 
 class StanfordBackground(builder.SourceBuilder):
@@ -118,4 +120,4 @@ class StanfordBackground(builder.SourceBuilder):
     config = self.builder_config
     return self.generators(parts_of_root(
         find_root(*roots), split_seed=config.split_seed,
-        val_fraction=config.val_fraction))
+        val_fraction=config.val_fraction, test_fraction=config.test_fraction))

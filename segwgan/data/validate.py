@@ -97,10 +97,14 @@ def check_same_size(image_shape, label_shape, image_path,
         f"{image_path} is {image_shape[1]}x{image_shape[0]} (width x height)")
 
 
-def check_split_setting(split_seed, val_fraction) -> None:
-  """Refuses a seeded-split setting that cannot give a train/val split."""
+def check_split_setting(split_seed, val_fraction, test_fraction) -> None:
+  """Refuses a seeded-split setting that cannot give a train/val/test
+  split."""
   if isinstance(split_seed, bool) or not isinstance(
       split_seed, (int, np.integer)):
     raise DataError(f"split_seed must be an integer, got {split_seed!r}")
   if not 0.0 < float(val_fraction) < 1.0:
     raise DataError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+  if not 0.0 <= float(test_fraction) < 1.0 - float(val_fraction):
+    raise DataError(f"test_fraction must be in [0, 1 - val_fraction), got "
+                    f"{test_fraction!r} (val_fraction {val_fraction!r})")

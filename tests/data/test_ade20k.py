@@ -26,6 +26,8 @@ def test_counts(source):
   assert ids(val)[:3] == ["ADE_val_00000001", "ADE_val_00000002",
                           "ADE_val_00000018"]
   assert len(registry.list_examples(NAME, source, "all")) == 63
+  # No labelled test split is public: test is the official val.
+  assert registry.list_examples(NAME, source, "test") == val
   assert registry.list_examples(NAME, source / "ADEChallengeData2016",
                                 "val") == val
 

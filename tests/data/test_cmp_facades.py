@@ -64,11 +64,20 @@ def test_unlabelled_index_zero_is_ignored(source, tmp_path):
 def test_seeded_split_is_deterministic_disjoint_and_covering(source):
   train = ids(registry.list_examples(NAME, source, "train"))
   val = ids(registry.list_examples(NAME, source, "val"))
+  test = ids(registry.list_examples(NAME, source, "test"))
   assert train == ids(registry.list_examples(NAME, source, "train"))
-  assert not set(train) & set(val)
-  assert sorted(train + val) == [f"cmp_b{k:04d}" for k in range(1, 379)]
-  assert 0.15 < len(val) / 378 < 0.25
-  assert val == [i for i in sorted(train + val) if splits.is_val(i, 0, 0.2)]
+  assert not (set(train) & set(val) or set(train) & set(test) or
+              set(val) & set(test))
+  assert sorted(train + val + test) == [f"cmp_b{k:04d}"
+                                        for k in range(1, 379)]
+  # The counts docs/datasets.md gives for ../shared/data (seed 0).
+  assert (len(train), len(val), len(test)) == (221, 85, 72)
+  assert val == [i for i in sorted(train + val + test)
+                 if splits.side(i, 0, 0.2, 0.2) == "val"]
+  no_test = registry.list_examples(NAME, source, "val", test_fraction=0.0)
+  assert ids(no_test) == val  # test_fraction leaves val as it was
+  assert ids(registry.list_examples(NAME, source, "train",
+                                    test_fraction=0.0)) == sorted(train + test)
   other = ids(registry.list_examples(NAME, source, "val", split_seed=1))
   assert other != val
   half = ids(registry.list_examples(NAME, source, "val", val_fraction=0.5))
@@ -89,9 +98,9 @@ def test_base_and_extended_splits(small):
   assert ids(extended) == ["cmp_x0001", "cmp_x0002", "cmp_x0003"]
   assert extended[0].label_path.endswith("extended/cmp_x0001.png")
   every = ids(registry.list_examples(NAME, small, "all"))
-  halves = (ids(registry.list_examples(NAME, small, "train")) +
-            ids(registry.list_examples(NAME, small, "val")))
-  assert len(every) == 15 and sorted(halves) == every
+  sides = sum((ids(registry.list_examples(NAME, small, split))
+               for split in ("train", "val", "test")), [])
+  assert len(every) == 15 and sorted(sides) == every
 
 
 def test_only_extended(shared_data, tmp_path):

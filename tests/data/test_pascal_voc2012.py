@@ -33,6 +33,12 @@ def test_counts_follow_the_official_lists(source, split, count):
     assert ids(examples) == listed(source, split)
 
 
+def test_test_is_the_official_val(source):
+  """No labelled VOC test split is public (docs/datasets.md)."""
+  assert registry.list_examples(NAME, source, "test") == (
+      registry.list_examples(NAME, source, "val"))
+
+
 @pytest.mark.parametrize("sub", ["VOCdevkit", "VOCdevkit/VOC2012"])
 def test_data_dir_may_be_vocdevkit_or_voc2012(source, sub):
   assert registry.list_examples(NAME, source / sub, "val") == (

@@ -141,7 +141,8 @@ def test_concurrent_preparations_take_turns(shared_data, tmp_path):
   prepared, then reuses it instead of preparing it again."""
   root = datacopies.cmp_copy(shared_data, tmp_path / "cmp", base=(1, 2, 3))
   tfds_dir = tmp_path / "tfds"
-  config = builder.source_config(root, cmp_facades.parts(root), True, 0, 0.2)
+  config = builder.source_config(root, cmp_facades.parts(root), True, 0, 0.2,
+                                  0.2)
   lock_path = tfds_dir / "segwgan_cmp_facades" / f".{config.name}.lock"
   lock_path.parent.mkdir(parents=True)
   script = (

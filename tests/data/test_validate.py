@@ -65,18 +65,20 @@ def test_unknown_dataset_lists_the_known_ones(tmp_path):
 
 
 def test_unknown_split_lists_the_known_ones(cmp, tmp_path):
-  raises(r"unknown split 'test' of cmp_facades \(--split\); known splits: "
-         "base, extended, train, val, all", registry.list_examples,
-         "cmp_facades", cmp, "test")
-  raises("unknown split 'test'", registry.load_raw, "cmp_facades", "test",
-         source_dir=cmp, tfds_dir=str(tmp_path / "tfds"))
+  raises(r"unknown split 'testing' of cmp_facades \(--split\); known "
+         "splits: base, extended, train, val, test, all",
+         registry.list_examples, "cmp_facades", cmp, "testing")
+  raises("unknown split 'testing'", registry.load_raw, "cmp_facades",
+         "testing", source_dir=cmp, tfds_dir=str(tmp_path / "tfds"))
   assert nothing_prepared(tmp_path / "tfds")
 
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(val_fraction=1.5), "val_fraction must be in"),
     (dict(val_fraction=0.0), "val_fraction must be in"),
-    (dict(split_seed="a"), "split_seed must be an integer")])
+    (dict(split_seed="a"), "split_seed must be an integer"),
+    (dict(test_fraction=-0.1), "test_fraction must be in"),
+    (dict(val_fraction=0.5, test_fraction=0.5), "test_fraction must be in")])
 def test_bad_split_settings_name_the_flag(cmp, kwargs, match):
   raises(match, registry.list_examples, "cmp_facades", cmp, "val", **kwargs)
 
