@@ -5,16 +5,23 @@
       --data_dir=PATH/cmp_facades --weights_dir=PATH/weights \
       --output_dir=runs/reproduce/cmp_facades_cpu_tuned
 
-Runs the pretrained-checkpoint conversion, stage 1 (GAN and WGAN), then per
-seed DeepLabv3, SegGAN and SegWGAN on the same data, schedule and seed, each
-evaluated on the validation split, and writes OUTPUT_DIR/report/report.md
-(+ PNG figures, results.json). Running the same command again skips the
-finished parts and resumes the others; it prints where the report is.
+Runs the real tools as its parts (segwgan/reporting/plan.py): the
+pretrained-checkpoint conversion, then per seed stage 1 for each GAN loss,
+a cross-entropy DeepLabv3, every compared row from it (DeepLabv3
+continued, SegGAN, SegWGAN, the ablation row) and each row's evaluation on
+val and test. Writes OUTPUT_DIR/report/ (report.md, figures, results.json,
+per_image.npz) and prints, one per line, the diagnostics
+
+  grad_share variant=<v> term=<content|adversarial> seed=<s> value=<x>
+  critic_rank variant=<v> seed=<s> value=<x>
+
+then where the report is. Running the same command again skips finished
+parts and resumes the others.
 
 --config_file and --params_override take protocol YAML with the sections
-common / stage1 / stage2 / report (see segwgan/reporting/settings.py and
-experiments/*.yaml); --experiment picks the registered experiments
-stage1_<dataset>_<experiment> and stage2_<dataset>_<experiment>.
+common / stage1 / ce / stage2 / report (segwgan/reporting/settings.py);
+--size picks the registered experiments stage1_<dataset>_<size> and
+stage2_<dataset>_<size>.
 """
 import sys
 
@@ -29,11 +36,11 @@ from segwgan.reporting import protocol
 from segwgan.reporting import settings as settings_lib
 
 flags.DEFINE_string("dataset", None, "cmp_facades, stanford_background, ...")
-flags.DEFINE_integer("seeds", 1, "Stage-2 seeds (0 .. N-1).")
-flags.DEFINE_enum("experiment", "cpu", list(plan_lib.SIZES),
+flags.DEFINE_integer("seeds", 1, "Seeds 0 .. N-1 (each trains every part).")
+flags.DEFINE_enum("size", "cpu", list(plan_lib.SIZES),
                   "Which registered experiments: cpu or paper.")
 flags.DEFINE_multi_string("config_file", None, "Protocol YAML files "
-                          "(sections common/stage1/stage2/report), in order.")
+                          "(sections common/stage1/ce/stage2/report).")
 flags.DEFINE_string("params_override", None, "Protocol YAML applied last, "
                     "e.g. '{stage2: {trainer: {train_steps: 100}}}'.")
 flags.DEFINE_string("data_dir", None, "The dataset's official layout "
@@ -43,49 +50,35 @@ flags.DEFINE_string("tfds_dir", None, "Where prepared data is kept "
 flags.DEFINE_string("weights_dir", None, "A folder with the pretrained "
                     "TFLite file (default: the official download).")
 flags.DEFINE_string("output_dir", None, "Everything goes here (default: "
-                    "runs/reproduce/<dataset>_<experiment>).")
-flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16", "float16"],
-                  "Compute precision of both stages (default: the "
-                  "experiments').")
-flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker"],
-                  "tf.distribute strategy of both stages.")
+                    "runs/reproduce/<dataset>_<size>).")
 flags.mark_flag_as_required("dataset")
 FLAGS = flags.FLAGS
 
 
 def reproduce() -> None:
-  sections = settings_lib.load(FLAGS.config_file, FLAGS.params_override)
-  runtime = {}
-  if FLAGS.mixed_precision:
-    runtime["mixed_precision_dtype"] = FLAGS.mixed_precision
-  if FLAGS.strategy:
-    runtime["distribution_strategy"] = FLAGS.strategy
-  if runtime:
-    sections = settings_lib.deep_merge(sections,
-                                       {"common": {"runtime": runtime}})
   if FLAGS.dataset not in experiments.DATASETS:
-    raise ValueError(f"unknown --dataset={FLAGS.dataset!r}; known: "
-                     f"{', '.join(experiments.DATASETS)}")
-  # Both stages' configs and the report settings are checked before any work.
+    raise settings_lib.SettingsError(
+        f"unknown --dataset={FLAGS.dataset!r}; known: "
+        f"{', '.join(experiments.DATASETS)}")
+  sections = settings_lib.load(FLAGS.config_file, FLAGS.params_override)
   settings_lib.report_settings(sections)
-  params = {}
-  for stage in ("stage1", "stage2"):
+  params = {}  # Every training config is checked before any work.
+  for section, stage in (("stage1", "stage1"), ("ce", "stage2"),
+                         ("stage2", "stage2")):
     try:
-      params[stage] = overrides.build(
-          f"{stage}_{FLAGS.dataset}_{FLAGS.experiment}",
+      params[section] = overrides.build(
+          f"{stage}_{FLAGS.dataset}_{FLAGS.size}",
           params_override=settings_lib.dump(
-              settings_lib.stage_override(sections, stage)))
+              settings_lib.stage_override(sections, section)))
     except overrides.ConfigError as e:
       raise overrides.ConfigError(
-          f"the {stage} settings (sections common + {stage} of "
+          f"the {section} settings (sections common + {section} of "
           f"--config_file / --params_override): "
           f"{str(e).split(': ', 1)[-1]}") from None
-  output_dir = (FLAGS.output_dir or
-                f"runs/reproduce/{FLAGS.dataset}_{FLAGS.experiment}")
   plan = plan_lib.build(
-      FLAGS.dataset, FLAGS.experiment, FLAGS.seeds, output_dir,
-      sections=sections,
-      stage2_init_checkpoint=params["stage2"].task.init_checkpoint,
+      FLAGS.dataset, FLAGS.size, FLAGS.seeds,
+      FLAGS.output_dir or f"runs/reproduce/{FLAGS.dataset}_{FLAGS.size}",
+      sections=sections, init_checkpoint=params["ce"].task.init_checkpoint,
       data_dir=FLAGS.data_dir, tfds_dir=FLAGS.tfds_dir,
       weights_dir=FLAGS.weights_dir)
   protocol.run(plan, sys.argv)
@@ -96,7 +89,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   try:
     cli.run(reproduce)
-  except protocol.PartFailed as e:
+  except (protocol.PartFailed, protocol.Busy) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   except KeyboardInterrupt:

@@ -1,14 +1,14 @@
-"""Paired bootstrap over validation images of an mIoU difference.
+"""Paired bootstrap over seeds and images of an mIoU difference.
 
 mIoU is not a mean over images: it is computed from the confusion matrix
 summed over the split. So a bootstrap sample draws N images with replacement
 (the same draw for both models: the comparison is paired), sums each model's
 per-image matrices over the draw and takes the difference of the two mIoUs
-(Eq. 17). The 95% interval is the 2.5th and 97.5th percentiles of those
-differences (percentile bootstrap). With several seeds, each seed's pair of
-runs is compared on the same draw and the differences are averaged, so the
-interval covers the seed-averaged difference; the spread over seeds is
-reported beside it.
+(Eq. 17). With several seeds, a sample first draws S seeds with replacement
+(training randomness), then the images (the same draw for every seed: they
+are one test set), and averages the drawn seeds' differences. The 95%
+interval is the 2.5th and 97.5th percentiles of those averages (percentile
+bootstrap). With one seed it covers image sampling only.
 """
 import dataclasses
 import math
@@ -105,7 +105,8 @@ def paired_difference(variant: Sequence[np.ndarray],
                       samples: int = DEFAULT_SAMPLES,
                       confidence: float = DEFAULT_CONFIDENCE,
                       seed: int = 0) -> Interval:
-  """mIoU(variant) - mIoU(baseline), averaged over seeds, with its interval.
+  """mIoU(variant) - mIoU(baseline), averaged over seeds, with its interval
+  (resampling seeds, then images).
 
   Args:
     variant, baseline: per seed, the [N, C, C] per-image confusion matrices
@@ -128,8 +129,12 @@ def paired_difference(variant: Sequence[np.ndarray],
   ones = np.ones((1, images))
   estimate = np.mean([_resampled_miou(v, ones)[0] - _resampled_miou(b, ones)[0]
                       for v, b in zip(variant, baseline)])
-  draws = np.mean([_resampled_miou(v, counts) - _resampled_miou(b, counts)
-                   for v, b in zip(variant, baseline)], axis=0)
+  differences = np.stack([_resampled_miou(v, counts) -
+                          _resampled_miou(b, counts)
+                          for v, b in zip(variant, baseline)])  # [S, samples]
+  seeds = np.random.default_rng((seed, 1)).integers(
+      0, len(variant), size=(samples, len(variant)))
+  draws = differences[seeds, np.arange(samples)[:, None]].mean(axis=1)
   return _interval(estimate, draws, confidence, images)
 
 

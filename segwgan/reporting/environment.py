@@ -1,4 +1,4 @@
-"""The software and machine a report was produced with."""
+"""The software and machine a report or a benchmark was produced with."""
 import importlib.metadata
 import os
 import platform
@@ -56,3 +56,10 @@ def machine() -> Dict[str, str]:
   return {"python": platform.python_version(),
           "platform": platform.platform(), "cpu": cpu_model(),
           "cores": str(cores), "onednn": f"TF_ENABLE_ONEDNN_OPTS={onednn}"}
+
+
+def describe_machine() -> str:
+  """One line naming the machine, as reports and benchmarks print it."""
+  m = machine()
+  return (f"{m['cpu']}, {m['cores']} cores, {m['platform']}, Python "
+          f"{m['python']}; {m['onednn']}")

@@ -3,12 +3,11 @@
 * `loss_curves`: the paper's Figure 4 (gloss and segloss over iterations),
   from the runs' TensorBoard scalars, plus stage 1's generator loss.
 * `panel_grid`: rows of titled panels: Figure 3 (image | ground truth |
-  G(Y) of each stage-1 GAN) and Figure 5 (image | ground truth | DeepLabv3 |
-  SegGAN | SegWGAN), with a class-colour `legend`.
+  G(Y) of each stage-1 GAN) and Figure 5 (image | ground truth | each
+  row's prediction), with a class-colour `legend`.
 
-Panels are read from the PNGs the protocol's parts save (`FigureFiles`):
-images at most `MAX_SIDE` pixels on their long side, label maps as palette
-PNGs of class ids.
+Panels are read from the PNGs the tools save (G's reconstructions, label
+maps as palette PNGs of class ids) and scaled to fit `PANEL_BOX`.
 """
 import dataclasses
 import io
@@ -25,50 +24,9 @@ from PIL import ImageFont
 from segwgan import labels as labels_lib
 from segwgan.serving import visualize
 
-MAX_SIDE = 320  # long side of saved figure inputs
 PANEL_BOX = (160, 200)  # (h, w) each panel of a composed figure fits in
 _ROW_GAP = 6
 _SWATCH = 12
-
-
-@dataclasses.dataclass(frozen=True)
-class FigureFiles:
-  """Where one image's figure inputs are: `root/<id>.image.png` (RGB) and
-  `root/<id>.label.png` (palette, class ids; 255 ignore)."""
-  root: pathlib.Path
-
-  def image(self, image_id: str) -> pathlib.Path:
-    return self.root / f"{image_id}.image.png"
-
-  def label(self, image_id: str) -> pathlib.Path:
-    return self.root / f"{image_id}.label.png"
-
-
-def figure_size(height: int, width: int) -> Tuple[int, int]:
-  """(h, w) scaled so the long side is at most MAX_SIDE."""
-  scale = min(1.0, MAX_SIDE / max(height, width))
-  return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def resize_image(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-  """RGB uint8 resized (bilinear, antialiased) to size (h, w)."""
-  if image.shape[:2] == tuple(size):
-    return image
-  return np.asarray(Image.fromarray(image).resize(size[::-1],
-                                                  Image.Resampling.BILINEAR))
-
-
-def resize_labels(label_map: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-  """Integer label map resized (nearest) to size (h, w)."""
-  if label_map.shape[:2] == tuple(size):
-    return label_map.astype(np.uint8)
-  return np.asarray(Image.fromarray(label_map.astype(np.uint8)).resize(
-      size[::-1], Image.Resampling.NEAREST))
-
-
-def write_png(path, image) -> None:
-  """A PIL image or uint8 array as PNG, atomically."""
-  visualize.save_png(image, path)
 
 
 def compact(image) -> Image.Image:
@@ -78,19 +36,6 @@ def compact(image) -> Image.Image:
     image = Image.fromarray(np.asarray(image))
   return image.convert("RGB").quantize(
       colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-
-
-def save_label_png(path, label_map: np.ndarray,
-                   info: labels_lib.DatasetInfo) -> None:
-  write_png(path, visualize.palette_image(label_map, info))
-
-
-def read_labels(path) -> np.ndarray:
-  return np.asarray(Image.open(path))
-
-
-def read_rgb(path) -> np.ndarray:
-  return np.asarray(Image.open(path).convert("RGB"))
 
 
 def _fit(panel: np.ndarray, box: Tuple[int, int], nearest: bool
@@ -215,12 +160,14 @@ def label_panel(path, info: labels_lib.DatasetInfo) -> Optional[np.ndarray]:
   path = pathlib.Path(path)
   if not path.exists():
     return None
-  return visualize.colourise(read_labels(path), info)
+  return visualize.colourise(np.asarray(Image.open(path)), info)
 
 
 def image_panel(path) -> Optional[np.ndarray]:
   path = pathlib.Path(path)
-  return read_rgb(path) if path.exists() else None
+  if not path.exists():
+    return None
+  return np.asarray(Image.open(path).convert("RGB"))
 
 
 def grid_rows(ids: Sequence[str], columns: Sequence[Tuple[str, Callable]]

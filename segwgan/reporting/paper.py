@@ -9,17 +9,9 @@ the table holds only the three means), so per-class cells are "not reported".
 import dataclasses
 from typing import Dict, Optional, Tuple
 
-VARIANTS = ("deeplabv3", "seggan", "segwgan")
-VARIANT_NAMES = {"deeplabv3": "DeepLabv3", "seggan": "SegGAN",
-                 "segwgan": "SegWGAN"}
-METRICS = ("miou", "pixel_accuracy", "class_accuracy")
-METRIC_NAMES = {"miou": "mIoU", "pixel_accuracy": "Pix Acc",
-                "class_accuracy": "Class Acc"}
-
-
 @dataclasses.dataclass(frozen=True)
 class PaperTable:
-  """One table of the paper: {variant: {metric: percent}}.
+  """One table of the paper: {variant name: {metric: percent}}.
 
   Attributes:
     citation: where the numbers are, e.g. "Table 6".

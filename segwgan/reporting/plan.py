@@ -1,41 +1,52 @@
-"""What one reproduction runs: the parts, their commands and their outputs.
+"""What one reproduction runs: its rows, its parts (tool commands), its files.
 
-A plan is fixed by the dataset, the experiment size (`stage1_<dataset>_<size>`
-and `stage2_<dataset>_<size>`), the protocol settings (`settings.py`), the
-data / weights locations and the seeds. Its parts, in order:
+A plan is fixed by the dataset, the size (the registered experiments
+`stage1_<dataset>_<size>` and `stage2_<dataset>_<size>`), the protocol
+settings (`settings.py`), the data and weights locations and the seeds.
+Its parts, each one command of a tool, in the paper's order (section 4.2):
 
-1. ``pretrained``: the segmenter's starting checkpoint, converted from
-   Google's TFLite DeepLab (a local copy under --weights_dir, or the
-   official download) when the experiment starts from a converted preset;
-2. ``stage1_gan``, ``stage1_wgan``: G and D trained with the GAN and the WGAN
-   loss (once; every seed's SegGAN / SegWGAN uses them);
-3. per seed k: ``stage2_seed<k>_deeplabv3``, ``..._seggan``, ``..._segwgan``:
-   the same data, schedule, initial weights and seed; each part trains, then
-   evaluates its final checkpoint image by image on the validation split.
+1. ``pretrained``: tools/convert_tflite_checkpoint.py, when stage 2 starts
+   from a converted preset;
+2. per seed k:
+   ``seed<k>_stage1_<loss>``: tools/train_gan.py for each stage-1 loss a
+   variant needs (`variants.VARIANTS`; each seed trains its own G and D);
+   ``seed<k>_ce``: tools/train_seg.py --variant=deeplabv3 from the
+   pretrained checkpoint with the `ce` schedule: the cross-entropy
+   DeepLabv3 every compared row starts from;
+   ``seed<k>_<row>``: tools/train_seg.py for each row (`rows()`: every
+   variant, DeepLabv3 continuing cross-entropy, then the ablation row) from
+   that ce model_dir with the `stage2` schedule;
+   ``seed<k>_<row>_val`` / ``_test``: tools/evaluate.py on each split.
 
-Every part is one command (`python -m segwgan.reporting.worker ...`), so the
-report can list exactly what ran.
+A part's command may depend on files of parts before it (the figure ids
+from stage 1's reconstructions, the ablation's lambdas from seed 0's
+diagnostics), so `Plan.parts()` is asked again before each part runs.
 """
 import dataclasses
 import hashlib
+import json
 import os
 import pathlib
 import sys
 from typing import Dict, List, Optional
 
+import yaml
+
+from segwgan import variants
 from segwgan.configs import models
 from segwgan.modeling import pretrained
+from segwgan.reporting import ablation
 from segwgan.reporting import settings as settings_lib
 
-VARIANTS = ("deeplabv3", "seggan", "segwgan")
-STAGE1_LOSSES = {"seggan": "gan", "segwgan": "wgan"}
 SIZES = ("cpu", "paper")
+SPLITS = ("val", "test")
+TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
 # Presets whose starting checkpoint is converted from an official TFLite file.
 PRESET_TFLITE = {
     "tf_deeplab_mnv2_dm05_os8": "deeplabv3_mnv2_dm05_pascal_257_float",
     "tf_deeplab_mnv2_os16": "deeplabv3_mnv2_pascal_quant",
 }
-WORKER = "segwgan.reporting.worker"
+BASELINE = "deeplabv3"
 
 
 class PlanMismatch(ValueError):
@@ -43,155 +54,43 @@ class PlanMismatch(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Part:
-  """One resumable unit of work.
+class Row:
+  """One compared model: a variant, with the paper's lambdas or not."""
+  name: str
+  variant: variants.Variant
+  paper_setting: bool = True
 
-  Attributes:
-    name: e.g. 'stage2_seed0_segwgan'.
-    title: what it does, for progress output.
-    args: the worker's arguments (the command is `python -m WORKER args`).
-  """
+  @property
+  def title(self) -> str:
+    if self.paper_setting:
+      return self.variant.display_name
+    return f"{self.variant.display_name}, scaled lambdas (not the paper's)"
+
+
+def rows() -> List[Row]:
+  """Every variant (the paper's rows), then the ablation row."""
+  result = [Row(v.name, v) for v in variants.VARIANTS.values()]
+  if ablation.VARIANT in variants.VARIANTS:
+    result.append(Row(ablation.ROW, variants.get(ablation.VARIANT), False))
+  return result
+
+
+def stage1_losses() -> List[str]:
+  """The stage-1 losses the variants need, in variant order."""
+  return list(dict.fromkeys(v.gan_loss for v in variants.VARIANTS.values()
+                            if v.gan_loss))
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+  """One resumable unit of work: `python tools/<tool> <args>`."""
   name: str
   title: str
+  tool: str
   args: tuple
 
   def command(self, python: str = sys.executable) -> List[str]:
-    return [python, "-m", WORKER, *self.args]
-
-
-@dataclasses.dataclass
-class Plan:
-  """A reproduction of one dataset; paths are absolute.
-
-  Attributes:
-    dataset, size: select the registered experiments.
-    seeds: stage-2 seeds (stage 1 runs once, with `stage1_seed`).
-    output_dir: where everything goes (see `Layout`).
-    data_dir: the dataset's official layout ('' = official download).
-    tfds_dir: where prepared data is kept ('' = the tools' default).
-    weights_dir: local TFLite copies ('' = official download).
-    sections: the merged protocol settings (`settings.load`).
-    init_checkpoint: the stage-2 starting checkpoint after resolution.
-    tflite: the `pretrained.TFLITE_FILES` entry converted into it, or ''.
-  """
-  dataset: str
-  size: str
-  seeds: List[int]
-  output_dir: str
-  data_dir: str = ""
-  tfds_dir: str = ""
-  weights_dir: str = ""
-  sections: dict = dataclasses.field(default_factory=dict)
-  init_checkpoint: str = ""
-  tflite: str = ""
-  stage1_seed: int = 0
-
-  @property
-  def stage1_experiment(self) -> str:
-    return f"stage1_{self.dataset}_{self.size}"
-
-  @property
-  def stage2_experiment(self) -> str:
-    return f"stage2_{self.dataset}_{self.size}"
-
-  @property
-  def layout(self) -> "Layout":
-    return Layout(pathlib.Path(self.output_dir))
-
-  @property
-  def report_settings(self) -> settings_lib.ReportSettings:
-    return settings_lib.report_settings(self.sections)
-
-  def stage_yaml(self, stage: str) -> str:
-    return settings_lib.dump(settings_lib.stage_override(self.sections, stage))
-
-  def fingerprint(self) -> Dict[str, str]:
-    """What parts already done depend on (seeds and report-only settings
-    may change between invocations)."""
-    report = self.report_settings
-    return {"dataset": self.dataset, "size": self.size,
-            "data_dir": self.data_dir, "tfds_dir": self.tfds_dir,
-            "init_checkpoint": self.init_checkpoint, "tflite": self.tflite,
-            "stage1_seed": str(self.stage1_seed),
-            "stage1.yaml": _digest(self.stage_yaml("stage1")),
-            "stage2.yaml": _digest(self.stage_yaml("stage2")),
-            "eval_max_images": str(report.eval_max_images),
-            "figure_images": str(report.figure_images)}
-
-  def to_json(self) -> dict:
-    return dict(dataclasses.asdict(self), fingerprint=self.fingerprint())
-
-  @classmethod
-  def from_json(cls, value: dict) -> "Plan":
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in value.items() if k in names})
-
-  def check_compatible(self, previous: Optional[dict]) -> None:
-    """PlanMismatch if `previous` (a plan.json) has another fingerprint."""
-    if not previous:
-      return
-    old = previous.get("fingerprint", {})
-    new = self.fingerprint()
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    if changed:
-      raise PlanMismatch(
-          f"{self.output_dir} holds a reproduction made with other settings "
-          f"({', '.join(changed)} differ); use another --output_dir, or the "
-          "same flags and files as before (only --seeds and the report's "
-          "bootstrap settings may change)")
-
-  def _data_flags(self) -> List[str]:
-    flags = []
-    if self.data_dir:
-      flags.append(f"--data_dir={self.data_dir}")
-    if self.tfds_dir:
-      flags.append(f"--tfds_dir={self.tfds_dir}")
-    return flags
-
-  def parts(self) -> List[Part]:
-    layout = self.layout
-    report = self.report_settings
-    parts = []
-    if self.tflite:
-      preset = _preset_of(self.tflite)
-      args = ["--job=convert", f"--experiment={self.stage2_experiment}",
-              f"--tflite={self.tflite}",
-              f"--model_dir={layout.pretrained(preset)}",
-              f"--download_dir={layout.downloads}"]
-      if self.weights_dir:
-        args.append(f"--weights_dir={self.weights_dir}")
-      parts.append(Part("pretrained", f"convert {self.tflite} -> {preset}",
-                        tuple(args)))
-    for loss in ("gan", "wgan"):
-      args = ["--job=stage1", f"--experiment={self.stage1_experiment}",
-              f"--gan_loss={loss}", f"--config_file={layout.stage_config(1)}",
-              *self._data_flags(), f"--seed={self.stage1_seed}",
-              f"--model_dir={layout.stage1(loss)}",
-              f"--figure_dir={layout.figure_inputs}",
-              f"--figure_images={report.figure_images}"]
-      parts.append(Part(f"stage1_{loss}",
-                        f"stage 1 ({loss}): train G and D, reconstruct "
-                        "figure images", tuple(args)))
-    for seed in self.seeds:
-      for variant in VARIANTS:
-        args = ["--job=stage2", f"--experiment={self.stage2_experiment}",
-                f"--variant={variant}",
-                f"--config_file={layout.stage_config(2)}",
-                *self._data_flags(), f"--seed={seed}"]
-        if variant in STAGE1_LOSSES:
-          args.append(
-              f"--gan_model_dir={layout.stage1(STAGE1_LOSSES[variant])}")
-        if self.init_checkpoint:
-          args.append(f"--init_checkpoint={self.init_checkpoint}")
-        args += [f"--model_dir={layout.stage2(seed, variant)}",
-                 f"--eval_dir={layout.evaluation(seed, variant)}",
-                 f"--eval_max_images={report.eval_max_images}",
-                 f"--figure_dir={layout.figure_inputs}",
-                 f"--figure_images={report.figure_images}"]
-        parts.append(Part(f"stage2_seed{seed}_{variant}",
-                          f"stage 2 ({variant}, seed {seed}): train, then "
-                          "evaluate on val", tuple(args)))
-    return parts
+    return [python, str(TOOLS / self.tool), *self.args]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,14 +103,21 @@ class Layout:
     return self.root / "plan.json"
 
   @property
-  def invocations(self) -> pathlib.Path:
-    return self.root / "invocations.jsonl"
+  def report_dir(self) -> pathlib.Path:
+    return self.root / "report"
 
-  def stage_config(self, stage: int) -> pathlib.Path:
-    return self.root / "configs" / f"stage{stage}.yaml"
+  @property
+  def downloads(self) -> pathlib.Path:
+    return self.root / "pretrained" / "downloads"
+
+  def config(self, section: str) -> pathlib.Path:
+    return self.root / "configs" / f"{section}.yaml"
 
   def marker(self, part: str) -> pathlib.Path:
     return self.root / "parts" / f"{part}.json"
+
+  def attempts(self, part: str) -> pathlib.Path:
+    return self.root / "parts" / f"{part}.attempts.json"
 
   def log(self, part: str) -> pathlib.Path:
     return self.root / "logs" / f"{part}.log"
@@ -219,65 +125,204 @@ class Layout:
   def pretrained(self, preset: str) -> pathlib.Path:
     return self.root / "pretrained" / preset
 
+  def stage1(self, seed: int, loss: str) -> pathlib.Path:
+    return self.root / f"seed{seed}" / f"stage1_{loss}"
+
+  def ce(self, seed: int) -> pathlib.Path:
+    return self.root / f"seed{seed}" / "ce"
+
+  def row(self, seed: int, row: str) -> pathlib.Path:
+    return self.root / f"seed{seed}" / row
+
+  def evaluation(self, seed: int, row: str, split: str) -> pathlib.Path:
+    return self.row(seed, row) / f"eval_{split}"
+
+
+def read_json(path) -> Optional[object]:
+  """The JSON at `path`, or None if it is missing or unreadable."""
+  try:
+    return json.loads(pathlib.Path(path).read_text())
+  except (FileNotFoundError, ValueError):
+    return None
+
+
+@dataclasses.dataclass
+class Plan:
+  """A reproduction of one dataset; paths are absolute.
+
+  Attributes:
+    dataset, size: select the registered experiments.
+    seeds: 0 .. N-1.
+    output_dir: where everything goes (see `Layout`).
+    data_dir, tfds_dir: the tools' --data_dir / --tfds_dir ('': default).
+    sections: the merged protocol settings (`settings.load`).
+    init_checkpoint: the ce part's starting checkpoint after resolution.
+    tflite: what the pretrained part converts (a path or a
+      `pretrained.TFLITE_FILES` name), or ''.
+  """
+  dataset: str
+  size: str
+  seeds: List[int]
+  output_dir: str
+  data_dir: str = ""
+  tfds_dir: str = ""
+  sections: dict = dataclasses.field(default_factory=dict)
+  init_checkpoint: str = ""
+  tflite: str = ""
+
   @property
-  def downloads(self) -> pathlib.Path:
-    return self.root / "pretrained" / "downloads"
-
-  def stage1(self, loss: str) -> pathlib.Path:
-    return self.root / "stage1" / loss
-
-  def reconstructions(self, loss: str) -> pathlib.Path:
-    return self.stage1(loss) / "reconstructions"
-
-  def stage2(self, seed: int, variant: str) -> pathlib.Path:
-    return self.root / "stage2" / f"seed{seed}" / variant
-
-  def evaluation(self, seed: int, variant: str) -> pathlib.Path:
-    return self.stage2(seed, variant) / "eval"
+  def layout(self) -> Layout:
+    return Layout(pathlib.Path(self.output_dir))
 
   @property
-  def figure_inputs(self) -> pathlib.Path:
-    return self.root / "figure_inputs"
+  def report_settings(self) -> settings_lib.ReportSettings:
+    return settings_lib.report_settings(self.sections)
 
-  @property
-  def report_dir(self) -> pathlib.Path:
-    return self.root / "report"
+  def config_yaml(self, section: str) -> str:
+    return settings_lib.dump(settings_lib.stage_override(self.sections,
+                                                         section))
 
-  @property
-  def report(self) -> pathlib.Path:
-    return self.report_dir / "report.md"
+  def fingerprint(self) -> Dict[str, str]:
+    """What finished parts depend on (seeds and report-only settings may
+    change between invocations)."""
+    report = self.report_settings
+    value = {"dataset": self.dataset, "size": self.size,
+             "data_dir": self.data_dir, "tfds_dir": self.tfds_dir,
+             "init_checkpoint": self.init_checkpoint, "tflite": self.tflite,
+             "eval_max_images": str(report.eval_max_images),
+             "figure_images": str(report.figure_images)}
+    for section in settings_lib.TRAININGS:
+      value[f"{section}.yaml"] = hashlib.sha256(
+          self.config_yaml(section).encode()).hexdigest()[:16]
+    return value
 
+  def to_json(self) -> dict:
+    return dict(dataclasses.asdict(self), fingerprint=self.fingerprint())
 
-def _digest(text: str) -> str:
-  return hashlib.sha256(text.encode()).hexdigest()[:16]
+  def check_compatible(self, previous: Optional[dict]) -> None:
+    """PlanMismatch if `previous` (a plan.json) has another fingerprint."""
+    old = (previous or {}).get("fingerprint", {})
+    new = self.fingerprint()
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if previous and changed:
+      raise PlanMismatch(
+          f"{self.output_dir} holds a reproduction made with other settings "
+          f"({', '.join(changed)} differ); use another --output_dir, or the "
+          "same flags and files as before (only --seeds and the report's "
+          "bootstrap settings may change)")
 
+  def figure_ids(self) -> List[str]:
+    """The figure images: those stage 1 reconstructed for seed 0."""
+    losses = stage1_losses()
+    if not losses:
+      return []
+    folder = self.layout.stage1(0, losses[0]) / "reconstructions"
+    return sorted(p.stem for p in folder.glob("*.png"))
 
-def _preset_of(tflite: str) -> str:
-  return next(p for p, t in PRESET_TFLITE.items() if t == tflite)
+  def ablation_lambdas(self) -> Optional[Dict[str, float]]:
+    """The ablation row's lambdas (`ablation.RULE`), once seed 0's
+    `ablation.VARIANT` run has written its diagnostics."""
+    folder = self.layout.row(0, ablation.VARIANT)
+    diagnostics = read_json(folder / "diagnostics.json")
+    try:
+      with open(folder / "params.yaml") as f:
+        task = yaml.safe_load(f)["task"]
+    except FileNotFoundError:
+      return None
+    if diagnostics is None:
+      return None
+    return ablation.choose(diagnostics["grad_share"],
+                           {k: task[k] for k in ablation.TERMS.values()})
+
+  def parts(self) -> List[Part]:
+    layout, report = self.layout, self.report_settings
+    data = [f"--data_dir={self.data_dir}"] if self.data_dir else []
+    data += [f"--tfds_dir={self.tfds_dir}"] if self.tfds_dir else []
+    parts = []
+    if self.tflite:
+      parts.append(Part("pretrained", "convert the pretrained TFLite model",
+                        "convert_tflite_checkpoint.py", (
+                            f"--tflite={self.tflite}",
+                            f"--output_dir={self.init_checkpoint}",
+                            f"--download_dir={layout.downloads}",
+                            "--overwrite")))
+    ids = ",".join(self.figure_ids())
+    lambdas = self.ablation_lambdas()
+    stage1 = f"--experiment=stage1_{self.dataset}_{self.size}"
+    stage2 = f"--experiment=stage2_{self.dataset}_{self.size}"
+    for seed in self.seeds:
+      common = (*data, f"--seed={seed}")
+      for loss in stage1_losses():
+        parts.append(Part(
+            f"seed{seed}_stage1_{loss}", f"stage 1 ({loss}): G and D",
+            "train_gan.py", (stage1, f"--gan_loss={loss}",
+                             f"--config_file={layout.config('stage1')}",
+                             *common, f"--model_dir={layout.stage1(seed, loss)}",
+                             f"--figure_images={report.figure_images}")))
+      init = ((f"--init_checkpoint={self.init_checkpoint}",)
+              if self.init_checkpoint else ())
+      parts.append(Part(
+          f"seed{seed}_ce", "cross-entropy DeepLabv3 (the rows' start)",
+          "train_seg.py", (stage2, f"--variant={BASELINE}",
+                           f"--config_file={layout.config('ce')}", *common,
+                           *init, f"--model_dir={layout.ce(seed)}")))
+      for row in rows():
+        args = [stage2, f"--variant={row.variant.name}",
+                f"--config_file={layout.config('stage2')}", *common,
+                f"--init_checkpoint={layout.ce(seed)}",
+                f"--model_dir={layout.row(seed, row.name)}"]
+        if row.variant.gan_loss:
+          args.append(
+              f"--gan_model_dir={layout.stage1(seed, row.variant.gan_loss)}")
+        if not row.paper_setting:
+          args.append("--params_override=" + (
+              ablation.override(lambdas) if lambdas else
+              f"<chosen after seed0_{ablation.VARIANT}>"))
+        parts.append(Part(f"seed{seed}_{row.name}", f"stage 2: {row.title}",
+                          "train_seg.py", tuple(args)))
+        for split in SPLITS:
+          args = [f"--checkpoint={layout.row(seed, row.name)}", *data,
+                  f"--split={split}",
+                  f"--output_dir={layout.evaluation(seed, row.name, split)}"]
+          if report.eval_max_images:
+            args.append(f"--max_images={report.eval_max_images}")
+          if split == "val" and ids:
+            args.append(f"--keep_ids={ids}")
+          parts.append(Part(f"seed{seed}_{row.name}_{split}",
+                            f"evaluate {row.title} on {split}",
+                            "evaluate.py", tuple(args)))
+    return parts
 
 
 def _absolute(path: Optional[str]) -> str:
   return os.path.abspath(os.path.expanduser(path)) if path else ""
 
 
-def resolve_init(init_checkpoint: str, output_dir: str,
-                 weights_dir: str = "") -> tuple:
-  """(init_checkpoint, tflite name or '') for a stage-2 `init_checkpoint`.
+def resolve_init(init_checkpoint: str, output_dir: str, weights_dir: str = ""
+                 ) -> tuple:
+  """(init_checkpoint, what to convert into it or '') for the ce part.
 
   A preset's default converted checkpoint (e.g.
   'checkpoints/tf_deeplab_mnv2_dm05_os8') becomes the output directory's own
-  conversion of the official TFLite file. A Model Garden checkpoint
-  (gs://.../NAME/ckpt-N) is read from WEIGHTS_DIR/NAME/ckpt-N when that
-  local copy (`pretrained.download_checkpoint`) exists, in place otherwise.
-  Anything else is kept.
+  conversion of the official TFLite file: the copy under WEIGHTS_DIR
+  (searched recursively) if any, else its name (downloaded by the tool). A
+  Model Garden checkpoint (gs://.../NAME/ckpt-N) is read from
+  WEIGHTS_DIR/NAME/ckpt-N when that local copy exists, in place otherwise.
   """
-  for preset, tflite in PRESET_TFLITE.items():
+  for preset, name in PRESET_TFLITE.items():
     if init_checkpoint == models.PRESETS[preset].init_checkpoint:
-      layout = Layout(pathlib.Path(output_dir))
-      return str(layout.pretrained(preset)), tflite
-  if init_checkpoint and "://" in init_checkpoint and weights_dir:
-    parts = init_checkpoint.rstrip("/").split("/")
-    local = pathlib.Path(weights_dir, *parts[-2:])
+      filename = pretrained.TFLITE_FILES[name].filename
+      found = (sorted(pathlib.Path(weights_dir).rglob(filename))
+               if weights_dir else [])
+      if weights_dir and not found:
+        raise FileNotFoundError(
+            f"--weights_dir={weights_dir} holds no {filename}; leave "
+            "--weights_dir out to download it")
+      return (str(Layout(pathlib.Path(output_dir)).pretrained(preset)),
+              str(found[0]) if found else name)
+  if "://" in init_checkpoint and weights_dir:
+    local = pathlib.Path(weights_dir, *init_checkpoint.rstrip("/")
+                         .split("/")[-2:])
     if pathlib.Path(f"{local}.index").exists():
       return str(local), ""
   if init_checkpoint and "://" not in init_checkpoint:
@@ -286,26 +331,22 @@ def resolve_init(init_checkpoint: str, output_dir: str,
 
 
 def build(dataset: str, size: str, seeds: int, output_dir: str, *,
-          sections: dict, stage2_init_checkpoint: str,
+          sections: dict, init_checkpoint: str,
           data_dir: Optional[str] = None, tfds_dir: Optional[str] = None,
           weights_dir: Optional[str] = None) -> Plan:
   """The plan of a reproduction (paths made absolute).
 
   Args:
-    stage2_init_checkpoint: `task.init_checkpoint` of the stage-2
-      experiment after the protocol settings.
+    init_checkpoint: `task.init_checkpoint` of the ce part's config.
   """
   if size not in SIZES:
-    raise ValueError(f"--experiment must be one of {list(SIZES)}, got "
-                     f"{size!r}")
+    raise ValueError(f"--size must be one of {list(SIZES)}, got {size!r}")
   if seeds < 1:
     raise ValueError(f"--seeds must be >= 1, got {seeds}")
   output_dir = _absolute(output_dir)
-  init, tflite = resolve_init(stage2_init_checkpoint, output_dir,
+  init, tflite = resolve_init(init_checkpoint, output_dir,
                               _absolute(weights_dir))
-  if tflite and tflite not in pretrained.TFLITE_FILES:
-    raise ValueError(f"unknown TFLite file {tflite}")
   return Plan(dataset=dataset, size=size, seeds=list(range(seeds)),
               output_dir=output_dir, data_dir=_absolute(data_dir),
-              tfds_dir=_absolute(tfds_dir), weights_dir=_absolute(weights_dir),
-              sections=sections, init_checkpoint=init, tflite=tflite)
+              tfds_dir=_absolute(tfds_dir), sections=sections,
+              init_checkpoint=init, tflite=tflite)

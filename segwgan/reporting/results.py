@@ -1,119 +1,141 @@
-"""The evaluated stage-2 runs of a reproduction and their comparisons.
+"""The evaluated runs of a reproduction, their summaries and comparisons.
 
-Each run's evaluation (`worker.py --job=stage2`) leaves `per_image.npz`
-(per-image confusion matrices) and `metrics.json`. Here they are gathered
-per (seed, variant), summarised over seeds, and each GAN variant is compared
-with the DeepLabv3 baseline of the same seed by paired bootstrap.
+Each row's evaluation (tools/evaluate.py) leaves per_image.npz (per-image
+confusion matrices). Here they are gathered per (seed, row), saved together
+beside the report (`save`, `load`: what `recompute.py` reads), summarised
+over seeds, and each row is compared with the baseline row by the paired
+bootstrap over seeds and images (`bootstrap.py`).
 """
 import dataclasses
+import pathlib
+import warnings
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from segwgan.evaluation import per_image
 from segwgan.reporting import bootstrap
-from segwgan.reporting import files
-from segwgan.reporting import paper
-from segwgan.reporting import settings as settings_lib
 
-BASELINE = "deeplabv3"
+METRICS = ("miou", "pixel_accuracy", "class_accuracy")
+Runs = Dict[Tuple[int, str], per_image.PerImage]  # (seed, row) -> result
 
 
-@dataclasses.dataclass
-class Run:
-  """One evaluated stage-2 run."""
-  seed: int
-  variant: str
-  result: per_image.PerImage
-  metrics: dict
-
-  def value(self, metric: str) -> float:
-    return float(per_image.metrics_of(self.result)[metric])
-
-
-def load_runs(layout, seeds: Sequence[int]) -> Dict[Tuple[int, str], Run]:
-  """{(seed, variant): Run} of the runs whose evaluation is complete."""
+def load_runs(layout, seeds: Sequence[int], row_names: Sequence[str],
+              split: str) -> Runs:
+  """{(seed, row): PerImage} of the evaluations of `split` that exist."""
   runs = {}
   for seed in seeds:
-    for variant in paper.VARIANTS:
-      folder = layout.evaluation(seed, variant)
-      metrics = files.read_json(folder / "metrics.json")
-      if metrics is None or not (folder / "per_image.npz").exists():
-        continue
-      runs[(seed, variant)] = Run(seed, variant, per_image.PerImage.load(
-          folder / "per_image.npz"), metrics)
+    for row in row_names:
+      path = layout.evaluation(seed, row, split) / "per_image.npz"
+      if path.exists():
+        runs[(seed, row)] = per_image.PerImage.load(path)
   return runs
+
+
+def save(path, runs_by_split: Dict[str, Runs]) -> None:
+  """All runs' ids and matrices in one compressed .npz."""
+  arrays = {}
+  for split, runs in runs_by_split.items():
+    for (seed, row), result in runs.items():
+      arrays[f"{split}.{seed}.{row}.ids"] = np.asarray(result.ids, dtype=str)
+      arrays[f"{split}.{seed}.{row}.matrices"] = result.matrices.astype(
+          np.int32 if result.matrices.max(initial=0) < 2**31 else np.int64)
+  with open(path, "wb") as f:
+    np.savez_compressed(f, **arrays)
+
+
+def load(path) -> Dict[str, Runs]:
+  """What `save` wrote: {split: {(seed, row): PerImage}}."""
+  runs_by_split = {}
+  with np.load(pathlib.Path(path)) as data:
+    for key in data.files:
+      split, seed, row, kind = key.split(".")
+      if kind == "ids":
+        runs_by_split.setdefault(split, {})[(int(seed), row)] = (
+            per_image.PerImage([str(i) for i in data[key]], data[
+                f"{split}.{seed}.{row}.matrices"].astype(np.int64)))
+  return runs_by_split
+
+
+def value(result: per_image.PerImage, metric: str):
+  return per_image.metrics_of(result)[metric]
 
 
 @dataclasses.dataclass
 class Summary:
-  """A variant's metrics over seeds: {metric: Spread}, per-class IoU."""
-  variant: str
+  """A row's metrics over seeds: {metric: Spread}, per-class IoU."""
   seeds: List[int]
   metrics: Dict[str, bootstrap.Spread]
   per_class_iou: np.ndarray  # mean over seeds, NaN where undefined
   per_class_iou_std: np.ndarray
 
 
-def summarise(runs: Dict[Tuple[int, str], Run]) -> Dict[str, Summary]:
+def summarise(runs: Runs, row_names: Sequence[str]) -> Dict[str, Summary]:
   summaries = {}
-  for variant in paper.VARIANTS:
-    chosen = sorted((s, r) for (s, v), r in runs.items() if v == variant)
+  for row in row_names:
+    chosen = sorted((s, r) for (s, name), r in runs.items() if name == row)
     if not chosen:
       continue
-    metrics = {m: bootstrap.Spread.of([r.value(m) for _, r in chosen])
-               for m in paper.METRICS}
-    ious = np.asarray([per_image.metrics_of(r.result)["per_class_iou"]
-                       for _, r in chosen], np.float64)
-    with np.errstate(invalid="ignore"):
-      mean = np.nanmean(ious, axis=0) if len(ious) else ious
+    metrics = {m: bootstrap.Spread.of([value(r, m) for _, r in chosen])
+               for m in METRICS}
+    ious = np.asarray([value(r, "per_class_iou") for _, r in chosen],
+                      np.float64)
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN classes
+      mean = np.nanmean(ious, axis=0)
       std = (np.nanstd(ious, axis=0, ddof=1) if len(ious) > 1
              else np.zeros(ious.shape[1]))
-    summaries[variant] = Summary(variant, [s for s, _ in chosen], metrics,
-                                 mean, std)
+    summaries[row] = Summary([s for s, _ in chosen], metrics, mean, std)
   return summaries
 
 
 @dataclasses.dataclass
 class Comparison:
-  """A variant minus the baseline, in mIoU (fractions, not points).
+  """A row minus the baseline, in mIoU (fractions, not points).
 
   Attributes:
-    variant: seggan | segwgan.
     seeds: the seeds with both runs.
-    per_seed: {seed: Interval} paired bootstrap of that seed's two runs.
-    pooled: the seed-averaged difference and its interval (the same image
-      resamples for every seed).
+    per_seed: {seed: Interval}, images resampled.
+    pooled: the seed-averaged difference, seeds and images resampled.
     spread: the per-seed differences, mean ± std.
   """
-  variant: str
   seeds: List[int]
   per_seed: Dict[int, bootstrap.Interval]
   pooled: bootstrap.Interval
   spread: bootstrap.Spread
 
 
-def compare(runs: Dict[Tuple[int, str], Run],
-            report: settings_lib.ReportSettings) -> Dict[str, Comparison]:
-  """Each GAN variant against the baseline of the same seeds."""
+def compare(runs: Runs, row_names: Sequence[str], baseline: str, *,
+            samples: int, confidence: float, seed: int
+            ) -> Dict[str, Comparison]:
+  """Each row other than `baseline` against it, on the same seeds."""
+  options = dict(samples=samples, confidence=confidence, seed=seed)
   comparisons = {}
-  for variant in paper.VARIANTS:
-    if variant == BASELINE:
+  for row in row_names:
+    seeds = sorted(s for (s, r) in runs if r == row and (s, baseline) in runs)
+    if row == baseline or not seeds:
       continue
-    seeds = sorted(s for (s, v) in runs if v == variant
-                   and (s, BASELINE) in runs)
-    if not seeds:
-      continue
-    ids = runs[(seeds[0], BASELINE)].result.ids
-    pairs = [(runs[(s, variant)].result.aligned(ids),
-              runs[(s, BASELINE)].result.aligned(ids)) for s in seeds]
-    options = dict(samples=report.bootstrap_samples,
-                   confidence=report.confidence, seed=report.bootstrap_seed)
-    per_seed = {s: bootstrap.paired_difference([v], [b], **options)
-                for s, (v, b) in zip(seeds, pairs)}
-    pooled = bootstrap.paired_difference([v for v, _ in pairs],
-                                         [b for _, b in pairs], **options)
-    spread = bootstrap.difference_spread([v for v, _ in pairs],
-                                         [b for _, b in pairs])
-    comparisons[variant] = Comparison(variant, seeds, per_seed, pooled, spread)
+    ids = runs[(seeds[0], baseline)].ids
+    pairs = [(runs[(s, row)].aligned(ids), runs[(s, baseline)].aligned(ids))
+             for s in seeds]
+    rows, bases = [v for v, _ in pairs], [b for _, b in pairs]
+    comparisons[row] = Comparison(
+        seeds, {s: bootstrap.paired_difference([v], [b], **options)
+                for s, (v, b) in zip(seeds, pairs)},
+        bootstrap.paired_difference(rows, bases, **options),
+        bootstrap.difference_spread(rows, bases))
   return comparisons
+
+
+def comparisons_json(comparisons: Dict[str, Comparison]) -> dict:
+  """The comparisons as results.json stores them."""
+  def interval(i):
+    return {"estimate": i.estimate, "low": i.low, "high": i.high,
+            "confidence": i.confidence, "samples": i.samples,
+            "images": i.images}
+  return {row: {"seeds": c.seeds, "pooled": interval(c.pooled),
+                "per_seed": {str(k): interval(i)
+                             for k, i in c.per_seed.items()},
+                "spread": {"mean": c.spread.mean, "std": c.spread.std,
+                           "values": list(c.spread.values)}}
+          for row, c in comparisons.items()}

@@ -1,21 +1,24 @@
 """The protocol's YAML: overrides for both stages and the report's settings.
 
 A protocol file (``experiments/*.yaml``, `--config_file` of
-`tools/reproduce.py`) and `--params_override` have up to four sections::
+`tools/reproduce.py`) and `--params_override` have up to five sections::
 
-  common:   # applied to both stages' experiment configs (e.g. data, runtime)
+  common:   # applied to every training config (e.g. data, runtime)
     task: {train_data: {output_size: [256, 256]}}
   stage1:   # the stage-1 experiment (G and D), after `common`
     trainer: {train_steps: 100}
     task: {generator: {base_filters: 16}}
-  stage2:   # the stage-2 experiment (DeepLabv3 / SegGAN / SegWGAN)
+  ce:       # the cross-entropy DeepLabv3 every compared row starts from
+    trainer: {train_steps: 300}
+  stage2:   # the compared rows (DeepLabv3 continued, SegGAN, SegWGAN, ...)
     trainer: {train_steps: 200}
   report:   # how the runs are evaluated and reported (`ReportSettings`)
     figure_images: 4
 
 Sections are merged key by key in the order given (files, then the
-override), and each stage's result is written as one Model Garden override
-file that its training part reads with --config_file.
+override). `common` + `stage1`, `common` + `ce` and `common` + `stage2` are
+each written as one Model Garden override file that the tools read with
+--config_file (`ce` and `stage2` both override the stage-2 experiment).
 """
 import copy
 import dataclasses
@@ -23,7 +26,8 @@ from typing import Iterable, Optional
 
 import yaml
 
-SECTIONS = ("common", "stage1", "stage2", "report")
+SECTIONS = ("common", "stage1", "ce", "stage2", "report")
+TRAININGS = ("stage1", "ce", "stage2")  # sections written as config files
 
 
 class SettingsError(ValueError):
@@ -35,7 +39,7 @@ class ReportSettings:
   """How the stage-2 runs are evaluated and reported.
 
   Attributes:
-    eval_max_images: evaluate only the first N validation images (0: all).
+    eval_max_images: evaluate only the first N images of a split (0: all).
     figure_images: validation images shown in Figures 3 and 5 (the first by
       sorted id: a fixed choice, not picked by result).
     bootstrap_samples: resamples of the paired bootstrap.
@@ -101,7 +105,7 @@ def load(config_files: Iterable[str] = (),
 
 
 def stage_override(sections: dict, stage: str) -> dict:
-  """The Model Garden override dict of `stage` ('stage1' or 'stage2')."""
+  """The Model Garden override dict of `stage` (one of TRAININGS)."""
   return deep_merge(sections.get("common", {}), sections.get(stage, {}))
 
 

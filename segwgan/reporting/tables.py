@@ -1,17 +1,20 @@
-"""Markdown tables of the report: paper vs measured, per class, differences.
+"""Markdown tables of the report.
 
 Values are fractions in, percent (points) out, with two decimals; a value
-measured over several seeds is shown as mean ± std.
+measured over several seeds is shown as mean ± std. Rows are named by their
+titles ({row name: title}, `plan.Row.title`).
 """
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
 from segwgan.reporting import bootstrap
 from segwgan.reporting import paper
+from segwgan.reporting import results
 
-NOT_REPORTED = "not reported"
+METRIC_NAMES = {"class_accuracy": "Class Acc", "pixel_accuracy": "Pix Acc",
+                "miou": "mIoU"}
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]],
@@ -37,83 +40,108 @@ def spread(value: bootstrap.Spread) -> str:
   return f"{percent(value.mean)} ± {100 * value.std:.2f}"
 
 
-def paper_value(value: Optional[float]) -> str:
-  return "-" if value is None else f"{value:.1f}"
+def interval(value: bootstrap.Interval) -> str:
+  return (f"[{bootstrap.format_points(value.low)}, "
+          f"{bootstrap.format_points(value.high)}]")
 
 
-def paper_vs_measured(table: Optional[paper.PaperTable], summaries: Dict
-                      ) -> str:
-  """Per variant: each metric as the paper's and the measured value."""
+def paper_difference(table: Optional[paper.PaperTable], row
+                     ) -> Optional[float]:
+  """The paper's mIoU difference to DeepLabv3 of a paper-setting row."""
+  if not (table and row.paper_setting):
+    return None
+  ours, base = (table.value(row.variant.name, "miou"),
+                table.value("deeplabv3", "miou"))
+  return None if ours is None or base is None else ours - base
+
+
+def paper_vs_measured(table: Optional[paper.PaperTable], rows,
+                      summaries: Dict) -> str:
+  """Per row: each metric as the paper's and the measured value."""
   header = ["method"]
-  for metric in ("class_accuracy", "pixel_accuracy", "miou"):
-    name = paper.METRIC_NAMES[metric]
+  for name in METRIC_NAMES.values():
     header += [f"{name} paper", f"{name} measured"]
-  rows = []
-  for variant in paper.VARIANTS:
-    row = [paper.VARIANT_NAMES[variant]]
-    summary = summaries.get(variant)
-    for metric in ("class_accuracy", "pixel_accuracy", "miou"):
-      row.append(paper_value(table.value(variant, metric) if table else None))
-      row.append(spread(summary.metrics[metric]) if summary else "not run")
-    rows.append(row)
-  return markdown(header, rows)
+  lines = []
+  for row in rows:
+    line = [row.title]
+    for metric in METRIC_NAMES:
+      known = table.value(row.variant.name, metric) if (
+          table and row.paper_setting) else None
+      line.append("-" if known is None else f"{known:.1f}")
+      summary = summaries.get(row.name)
+      line.append(spread(summary.metrics[metric]) if summary else "not run")
+    lines.append(line)
+  return markdown(header, lines)
 
 
-def per_class(class_names: Sequence[str], summaries: Dict) -> str:
-  """Per-class IoU of each variant (mean ± std over seeds)."""
-  variants = [v for v in paper.VARIANTS if v in summaries]
-  header = ["class", "paper"] + [f"{paper.VARIANT_NAMES[v]} IoU"
-                                 for v in variants]
-  rows = []
+def per_seed(runs_by_split: Dict[str, results.Runs],
+             titles: Dict[str, str]) -> str:
+  """mIoU of each seed and row, per split."""
+  splits = list(runs_by_split)
+  keys = sorted({k for runs in runs_by_split.values() for k in runs},
+                key=lambda k: (k[0], list(titles).index(k[1])))
+  lines = [[str(seed), titles[row]] + [
+      percent(results.value(runs_by_split[s][(seed, row)], "miou"))
+      if (seed, row) in runs_by_split[s] else "-" for s in splits]
+           for seed, row in keys]
+  return markdown(["seed", "method"] + [f"{s} mIoU" for s in splits], lines,
+                  align="ll" + "r" * len(splits))
+
+
+def per_class(class_names: Sequence[str], titles: Dict[str, str],
+              summaries: Dict) -> str:
+  """Per-class IoU of each row (mean ± std over seeds)."""
+  names = [r for r in titles if r in summaries]
+  lines = []
   for k, name in enumerate(class_names):
-    row = [name, NOT_REPORTED]
-    for v in variants:
-      s = summaries[v]
-      mean, std = s.per_class_iou[k], s.per_class_iou_std[k]
-      cell = percent(mean)
-      if len(s.seeds) > 1 and np.isfinite(mean):
-        cell += f" ± {100 * std:.2f}"
-      row.append(cell)
-    rows.append(row)
-  return markdown(header, rows)
+    line = [name]
+    for row in names:
+      s = summaries[row]
+      cell = percent(s.per_class_iou[k])
+      if len(s.seeds) > 1 and np.isfinite(s.per_class_iou[k]):
+        cell += f" ± {100 * s.per_class_iou_std[k]:.2f}"
+      line.append(cell)
+    lines.append(line)
+  return markdown(["class"] + [titles[r] for r in names], lines)
 
 
-def differences(comparisons: Dict, table: Optional[paper.PaperTable]
-                ) -> str:
-  """Variant - DeepLabv3 in mIoU: paper, pooled interval, seed spread."""
-  header = ["difference (mIoU points)", "paper", "measured (mean over seeds)",
-            "95% CI, paired bootstrap", "CI excludes 0",
-            "per seed (mean ± std)"]
-  rows = []
-  for variant, c in comparisons.items():
-    expected = None
-    if table and table.value(variant, "miou") is not None:
-      expected = (table.value(variant, "miou") -
-                  table.value("deeplabv3", "miou"))
-    interval = c.pooled
-    per_seed = ", ".join(bootstrap.format_points(v) for v in c.spread.values)
-    if len(c.spread.values) > 1:
-      per_seed += (f" ({bootstrap.format_points(c.spread.mean)} ± "
-                   f"{100 * c.spread.std:.2f})")
-    rows.append([
-        f"{paper.VARIANT_NAMES[variant]} - DeepLabv3",
-        "-" if expected is None else f"{expected:+.1f}",
-        bootstrap.format_points(interval.estimate),
-        f"[{bootstrap.format_points(interval.low)}, "
-        f"{bootstrap.format_points(interval.high)}]",
-        "yes" if interval.excludes_zero else "no", per_seed])
-  return markdown(header, rows)
+def differences(comparisons: Dict, titles: Dict[str, str]) -> str:
+  """Each row - DeepLabv3 in mIoU: pooled interval, per-seed values."""
+  lines = []
+  for row, c in comparisons.items():
+    seeds = ", ".join(f"{s}: {bootstrap.format_points(i.estimate)} "
+                      f"{interval(i)}" for s, i in sorted(c.per_seed.items()))
+    lines.append([f"{titles[row]} - DeepLabv3",
+                  bootstrap.format_points(c.pooled.estimate),
+                  interval(c.pooled), str(len(c.seeds)), seeds])
+  return markdown(["difference (mIoU points)", "mean over seeds",
+                   "95% CI (seeds and images)", "seeds",
+                   "per seed (images resampled)"], lines, align="lrrrl")
 
 
-def per_seed_intervals(comparisons: Dict) -> str:
-  """Each seed's paired bootstrap interval."""
-  header = ["difference", "seed", "mIoU points", "95% CI", "CI excludes 0"]
-  rows: List[List[str]] = []
-  for variant, c in comparisons.items():
-    for seed, interval in sorted(c.per_seed.items()):
-      rows.append([f"{paper.VARIANT_NAMES[variant]} - DeepLabv3", str(seed),
-                   bootstrap.format_points(interval.estimate),
-                   f"[{bootstrap.format_points(interval.low)}, "
-                   f"{bootstrap.format_points(interval.high)}]",
-                   "yes" if interval.excludes_zero else "no"])
-  return markdown(header, rows, align="lrrrl")
+def diagnostics(found: Dict[tuple, dict], titles: Dict[str, str]) -> str:
+  """grad_share of each term and critic_rank, per row and seed."""
+  if not found:
+    return "No run has written diagnostics.json."
+  lines = [[titles[row], str(seed), f"{v['grad_share']['content']:.4g}",
+            f"{v['grad_share']['adversarial']:.4g}",
+            f"{v['critic_rank']:.3f}"]
+           for (seed, row), v in sorted(
+               found.items(), key=lambda kv: (list(titles).index(kv[0][1]),
+                                              kv[0][0]))]
+  return markdown(["row", "seed", "grad_share content",
+                   "grad_share adversarial", "critic_rank"], lines)
+
+
+def stage1_stops(validation: Dict[tuple, dict]) -> str:
+  """Where each stage-1 run stopped, and by which rule."""
+  lines = []
+  for (seed, loss), value in sorted(validation.items()):
+    stop = value.get("stop") or {}
+    last = value["curve"][-1] if value["curve"] else {}
+    lines.append([loss, str(seed), str(stop.get("stopped_at", "running")),
+                  stop.get("stop_rule", "-"),
+                  f"{last.get('l1', float('nan')):.4g}",
+                  f"{last.get('separation', float('nan')):.4g}"])
+  return markdown(["loss", "seed", "stopped at step", "rule", "last val L1",
+                   "last separation"], lines, align="lrrlrr")

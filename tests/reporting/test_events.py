@@ -1,4 +1,6 @@
-"""Scalars read back from real TensorBoard event files, without TensorFlow."""
+"""Scalars read back from real TensorBoard event files."""
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,7 +24,8 @@ def write(log_dir, scalars, image_step=None):
 def test_reads_the_trainers_scalars(tmp_path):
   write(tmp_path / "train", [(s, {"gloss": 100.0 - s, "segloss": 2.0 / s})
                              for s in (20, 40, 60)], image_step=40)
-  scalars = events.read_scalars(tmp_path)
+  scalars = events.read_scalars(tmp_path / "train")
+  assert events.read_scalars(tmp_path) == {}  # not below the directory
   assert set(scalars) == {"gloss", "segloss"}
   assert scalars["gloss"] == [(20, 80.0), (40, 60.0), (60, 40.0)]
   assert [s for s, _ in scalars["segloss"]] == [20, 40, 60]
@@ -33,6 +36,7 @@ def test_a_resumed_run_replaces_replayed_steps(tmp_path):
   """A run killed after step 40 and resumed from its step-20 checkpoint
   logs steps 40.. again in a new file: the later values win."""
   write(tmp_path, [(20, {"segloss": 1.0}), (40, {"segloss": 0.9})])
+  time.sleep(1.1)  # Event file names hold the time in seconds.
   write(tmp_path, [(40, {"segloss": 0.5}), (60, {"segloss": 0.4})])
   assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
   assert events.read_scalars(tmp_path)["segloss"] == [

@@ -1,31 +1,36 @@
 """The report rendered from an output directory built from real CMP labels.
 
 Predictions are real label maps shifted sideways (more shift, more error),
-so every number in the report can be checked against Eq. 17-19.
+so every number in the report can be checked against Eq. 17-19; the
+confidence intervals are recomputed from the committed matrices.
 """
 import json
-import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import yaml
 from official.core import exp_factory
 from PIL import Image
 
-from segwgan.configs import experiments  # pylint: disable=unused-import
 from segwgan import labels as labels_lib
+from segwgan import variants
+from segwgan.configs import experiments  # pylint: disable=unused-import
 from segwgan.evaluation import metrics
 from segwgan.evaluation import per_image
-from segwgan.reporting import figures
-from segwgan.reporting import files
+from segwgan.reporting import ablation
 from segwgan.reporting import plan as plan_lib
+from segwgan.reporting import protocol
+from segwgan.reporting import recompute
 from segwgan.reporting import report
 from segwgan.reporting import settings
+from segwgan.serving import visualize
 
 INFO = labels_lib.CMP_FACADES
-# Shift (pixels) of each variant's predictions, per seed: SegWGAN best.
-SHIFTS = {"deeplabv3": (24, 22), "seggan": (16, 20), "segwgan": (6, 8)}
+# Shift (pixels) of each row's predictions, per seed: SegWGAN best.
+SHIFTS = {"deeplabv3": (24, 22), "seggan": (16, 20), "segwgan": (6, 8),
+          ablation.ROW: (10, 12), "segtest": (30, 30)}
+LOSSES = {"seggan": "gan", "segwgan": "wgan_gp", ablation.ROW: "wgan_gp",
+          "segtest": "wgan"}
 
 
 @pytest.fixture(scope="module")
@@ -33,174 +38,164 @@ def examples(shared_data):
   base = shared_data / "cmp_facades" / "base"
   out = []
   for k in range(1, 9):
-    image = np.asarray(Image.open(base / f"cmp_b{k:04d}.jpg").convert("RGB"))
     label = (np.asarray(Image.open(base / f"cmp_b{k:04d}.png")) - 1
              ).astype(np.uint8)
-    out.append((f"cmp_b{k:04d}", image[::4, ::4], label[::4, ::4]))
+    out.append((f"cmp_b{k:04d}", label[::4, ::4]))
   return out
 
 
-def _params(name, steps):
-  params = exp_factory.get_exp_config(name).as_dict()
-  params["trainer"]["train_steps"] = steps
-  return yaml.safe_dump(params)
+def _write_json(path, value):
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(json.dumps(value))
 
 
-def _scalars(log_dir, values):
-  writer = tf.summary.create_file_writer(str(log_dir))
-  with writer.as_default():
-    for step in range(10, 110, 10):
-      for name, value in values.items():
-        tf.summary.scalar(name, value / (1 + step / 100), step=step)
-  writer.close()
+def build_output(root, examples, seeds):
+  """A finished reproduction's output directory (no training)."""
+  plan = plan_lib.build(
+      "cmp_facades", "cpu", seeds, str(root / "out"), init_checkpoint="",
+      data_dir=str(root / "cmp"),
+      sections=settings.load((), "{report: {figure_images: 2, "
+                             "bootstrap_samples: 2000, note: A test.}}"))
+  layout = plan.layout
+  ids = [i for i, _ in examples]
+  params = exp_factory.get_exp_config("stage2_cmp_facades_cpu").as_dict()
+  for seed in plan.seeds:
+    for loss in plan_lib.stage1_losses():
+      _write_json(layout.stage1(seed, loss) / "stage1_validation.json", {
+          "curve": [{"step": s, "l1": 1 / s, "critic_rank": 0.8,
+                     "separation": s / 10} for s in (10, 20, 30)],
+          "stop": {"stopped_at": 30, "stop_rule": "train_steps reached"}})
+      for i, label in examples[:2]:
+        visualize.save_png(visualize.colourise(label, INFO), layout.stage1(
+            seed, loss) / "reconstructions" / f"{i}.png")
+    for row in plan_lib.rows():
+      folder = layout.row(seed, row.name)
+      folder.mkdir(parents=True)
+      (folder / "params.yaml").write_text(yaml.safe_dump(params))
+      if row.variant.gan_loss:
+        _write_json(folder / "diagnostics.json", {
+            "grad_share": {"content": 0.01 * (seed + 1), "adversarial": 1e-4},
+            "grad_share_samples": 10, "critic_rank": 0.25 + seed / 10,
+            "critic_rank_images": 8})
+      for split in plan_lib.SPLITS:
+        matrices = []
+        for i, label in examples:
+          prediction = np.roll(label, SHIFTS[row.name][seed], axis=1)
+          cm = metrics.ConfusionMatrix(INFO.num_classes)
+          cm.update(label, prediction)
+          matrices.append(cm.matrix)
+          if split == "val" and i in ids[:2]:
+            visualize.save_png(visualize.palette_image(prediction, INFO),
+                               layout.evaluation(seed, row.name, split) /
+                               "predictions" / f"{i}.png")
+        layout.evaluation(seed, row.name, split).mkdir(exist_ok=True)
+        per_image.PerImage(ids, np.stack(matrices)).save(
+            layout.evaluation(seed, row.name, split) / "per_image.npz")
+  for part in plan.parts():
+    protocol._write_json(layout.marker(part.name), {  # pylint: disable=protected-access
+        "args": [part.tool, *part.args], "seconds": 75.0,
+        "cpu_seconds": 70.0, "started": "2026-01-01T00:00:00",
+        "earlier_attempts": []})
+  return plan, report.write(plan, ["tools/reproduce.py", "--seeds=2"])
+
+
+def miou(label, shift):
+  cm = metrics.ConfusionMatrix(INFO.num_classes)
+  for _, l in label:
+    cm.update(l, np.roll(l, shift, axis=1))
+  return metrics.summary(cm.matrix)["miou"]
 
 
 @pytest.fixture(scope="module")
 def output(examples, tmp_path_factory):
-  """A finished 2-seed reproduction's output directory (no training)."""
-  root = tmp_path_factory.mktemp("report")
-  plan = plan_lib.build(
-      "cmp_facades", "cpu", 2, str(root / "out"),
-      sections=settings.load((), "{report: {figure_images: 2, "
-                             "bootstrap_samples: 2000, note: A test.}}"),
-      stage2_init_checkpoint="checkpoints/tf_deeplab_mnv2_dm05_os8")
-  layout = plan.layout
-  ids = [i for i, _, _ in examples]
-  inputs = figures.FigureFiles(layout.figure_inputs)
-  for i, image, label in examples[:2]:
-    figures.write_png(inputs.image(i), image)
-    figures.save_label_png(inputs.label(i), label, INFO)
-  files.write_json(layout.figure_inputs / "ids.json", ids[:2])
-  for loss in ("gan", "wgan"):
-    folder = layout.stage1(loss)
-    folder.mkdir(parents=True)
-    (folder / "params.yaml").write_text(_params("stage1_cmp_facades_cpu", 60))
-    _scalars(folder / "train", {"gloss": 40.0})
-    for i, image, _ in examples[:2]:
-      figures.write_png(layout.reconstructions(loss) / f"{i}.png",
-                        255 - image)
-  expected = {}
-  for seed in (0, 1):
-    for variant, shifts in SHIFTS.items():
-      model_dir = layout.stage2(seed, variant)
-      model_dir.mkdir(parents=True)
-      (model_dir / "params.yaml").write_text(
-          _params("stage2_cmp_facades_cpu", 100))
-      _scalars(model_dir / "train", {"segloss": 2.0, "gloss": 35.0})
-      matrices = []
-      for i, _, label in examples:
-        prediction = np.roll(label, shifts[seed], axis=1)
-        cm = metrics.ConfusionMatrix(INFO.num_classes)
-        cm.update(label, prediction)
-        matrices.append(cm.matrix)
-        if i in ids[:2]:
-          figures.save_label_png(layout.evaluation(seed, variant) /
-                                 "predictions" / f"{i}.png", prediction, INFO)
-      result = per_image.PerImage(ids, np.stack(matrices))
-      with open(layout.evaluation(seed, variant) / "per_image.npz", "wb") as f:
-        result.save(f)
-      summary = metrics.summary(result.total())
-      expected[(seed, variant)] = summary
-      files.write_json(layout.evaluation(seed, variant) / "metrics.json",
-                       {"step": 100, "train_seconds": 61.0,
-                        "eval_seconds": 9.0,
-                        "per_class_iou": [None if np.isnan(v) else v
-                                          for v in summary["per_class_iou"]]})
-  for part in plan.parts():
-    files.write_json(layout.marker(part.name),
-                     {"args": list(part.args), "command": part.command(),
-                      "seconds": 75.0, "started": "2026-01-01T00:00:00"})
-  files.write_text(layout.invocations, json.dumps(
-      {"command": ["tools/reproduce.py", "--dataset=cmp_facades"],
-       "started": "2026-01-01T00:00:00", "seconds": 700.0,
-       "commit": "abc1234", "ran": ["stage1_gan"], "skipped": []}) + "\n")
-  files.write_json(layout.plan, plan.to_json())
-  return plan, expected, report.write(plan)
+  return build_output(tmp_path_factory.mktemp("report"), examples, 2)
 
 
 def test_report_files(output):
-  plan, _, path = output
+  _, path = output
   names = {p.name for p in path.parent.iterdir()}
-  assert names == {"report.md", "results.json", report.FIG3, report.FIG4,
-                   report.FIG5}
-  for name in (report.FIG3, report.FIG4, report.FIG5):
-    image = Image.open(path.parent / name)
-    assert image.format == "PNG"
-    assert (path.parent / name).stat().st_size < 400_000
-  assert not list(plan.layout.root.glob(".report*"))  # no temporary left
+  assert names == {"report.md", "results.json", report.MATRICES,
+                   report.FIG_CURVES, report.FIG_STAGE1, report.FIG_RECON,
+                   report.FIG_PRED}
+  for name in names - {"report.md", "results.json", report.MATRICES}:
+    assert Image.open(path.parent / name).format == "PNG"
+  assert (path.parent / report.MATRICES).stat().st_size < 300_000
 
 
-def test_report_numbers(output):
-  _, expected, path = output
+def test_report_numbers(output, examples):
+  _, path = output
   text = path.read_text()
-  # The paper's Table 6 beside the measured means over the two seeds.
-  assert "Table 6" in text
-  for value in ("67.9", "72.1", "43.3", "71.7", "76.1", "49.6", "72.6",
-                "77.8", "53.5"):
-    assert f"| {value} |" in text
-  for variant in SHIFTS:
-    mious = [expected[(s, variant)]["miou"] for s in (0, 1)]
-    cell = f"{100 * np.mean(mious):.2f} ± {100 * np.std(mious, ddof=1):.2f}"
-    assert cell in text, (variant, cell)
-    for seed in (0, 1):
-      assert f"{100 * expected[(seed, variant)]['miou']:.2f}" in text
-  for name in INFO.class_names:
-    assert f"| {name} | not reported |" in text
+  assert "Table 6" in text and "| 43.3 |" in text and "| 53.5 |" in text
+  for row, shifts in SHIFTS.items():
+    if row == "segtest":
+      continue
+    values = [miou(examples, s) for s in shifts]
+    cell = f"{100 * np.mean(values):.2f} ± {100 * np.std(values, ddof=1):.2f}"
+    assert cell in text, (row, cell)
   assert "> **Note.** A test." in text
-
-
-def test_report_differences(output):
-  _, expected, path = output
+  assert "SegWGAN, scaled lambdas (not the paper's)" in text
   result = json.loads((path.parent / "results.json").read_text())
-  for variant in ("seggan", "segwgan"):
-    diffs = [expected[(s, variant)]["miou"] - expected[(s, "deeplabv3")]
-             ["miou"] for s in (0, 1)]
-    pooled = result["differences"][variant]["pooled"]
+  assert {r["name"]: r["paper_setting"] for r in result["rows"]}[
+      ablation.ROW] is False
+  assert result["ablation"]["rule"] == ablation.RULE
+  # content 0.1 x 0.2 / 0.01 = 2; adversarial 0.1 x 0.2 / 1e-4 = 200,
+  # clipped to 1000 x 0.1 = 100.
+  assert result["ablation"]["lambdas"] == pytest.approx(
+      {"lambda_content": 2.0, "lambda_adversarial": 100.0})
+  assert "lambda_adversarial: 100, lambda_content: 2" in text
+  assert "Wall time of the dataset's protocol: **" in text
+
+
+def test_differences_and_their_recomputation(output, examples):
+  _, path = output
+  result = json.loads((path.parent / "results.json").read_text())
+  for row in ("seggan", "segwgan", ablation.ROW):
+    diffs = [miou(examples, a) - miou(examples, b) for a, b in
+             zip(SHIFTS[row], SHIFTS["deeplabv3"])]
+    pooled = result["differences"][row]["pooled"]
     assert pooled["estimate"] == pytest.approx(np.mean(diffs))
     assert pooled["low"] <= pooled["estimate"] <= pooled["high"]
-    assert result["differences"][variant]["spread"]["values"] == (
-        pytest.approx(diffs))
-  text = path.read_text()
   segwgan = result["differences"]["segwgan"]["pooled"]
-  assert segwgan["low"] > 0  # shifted far less on every image
+  assert segwgan["low"] > 0
+  text = path.read_text()
   assert (f"SegWGAN - DeepLabv3: {100 * segwgan['estimate']:+.2f} mIoU "
           f"points, 95% CI [{100 * segwgan['low']:+.2f}, "
           f"{100 * segwgan['high']:+.2f}]") in text
-  assert "better than DeepLabv3: the interval lies above 0" in text
+  assert "the interval lies above 0" in text
   assert "The paper reports +10.2." in text
+  assert recompute.recompute(path.parent) == result["differences"]
+  assert recompute.main(["recompute", str(path.parent)]) == 0
+  result["differences"]["segwgan"]["pooled"]["low"] += 1e-9
+  (path.parent / "results.json").write_text(json.dumps(result))
+  assert recompute.main(["recompute", str(path.parent)]) == 1
 
 
-def test_report_provenance(output):
-  plan, _, path = output
+def test_diagnostic_lines(output):
+  plan, path = output
+  lines = report.diagnostic_lines(plan)
+  assert "grad_share variant=segwgan term=content seed=1 value=0.02" in lines
+  assert "grad_share variant=seggan term=adversarial seed=0 value=0.0001" \
+      in lines
+  assert "critic_rank variant=segwgan seed=1 value=0.35" in lines
+  assert len(lines) == 2 * 2 * 3  # 2 variants, 2 seeds, 3 lines
+  assert "| SegWGAN | 1 | 0.02 | 0.0001 | 0.350 |" in path.read_text()
+
+
+def test_one_seed_draws_no_verdict_and_a_new_variant_is_reported(
+    examples, tmp_path, monkeypatch):
+  monkeypatch.setitem(variants.VARIANTS, "segtest", variants.Variant(
+      "segtest", "SegTest", "wgan", ("wgan",)))
+  _, path = build_output(tmp_path, examples, 1)
   text = path.read_text()
-  for part in plan.parts():
-    assert f"- `{part.name}`:" in text
-  assert "python -m segwgan.reporting.worker --job=stage2" in text
-  assert "| tensorflow | 2.20.0 |" in text
-  assert "training 1m01s, evaluation 9.0s" in text
-  assert "`tools/reproduce.py --dataset=cmp_facades` | abc1234 |" in text
-  assert "Stage 2: seeds 0, 1" in text
-  # Which kernels ran: segwgan turns TF's oneDNN ops on on x86-64.
-  onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
-  assert f"; TF_ENABLE_ONEDNN_OPTS={onednn}." in text
-
-
-def test_shown_command_names_paths_relative_to_the_checkout():
-  base = "/home/u/segwgan"
-  argv = ["/home/u/segwgan/.venv/bin/python", "-m", "w",
-          "--data_dir=/home/u/shared/data/cmp", "--model_dir=/home/u/segwgan/"
-          "runs/x", "--tfds_dir=/opt/tfds", "--seeds=3", "--note=a b"]
-  assert report.shown_command(argv, base) == (
-      ".venv/bin/python -m w --data_dir=../shared/data/cmp "
-      "--model_dir=runs/x --tfds_dir=/opt/tfds --seeds=3 '--note=a b'")
-  assert report.shown_path("runs/x", base) == "runs/x"
+  assert "no verdict can be drawn" in text and "One seed settles nothing" \
+      in text
+  assert "lies above" not in text and "lies below" not in text
+  assert "SegTest - DeepLabv3" in text
+  result = json.loads((path.parent / "results.json").read_text())
+  assert "segtest" in result["differences"]
 
 
 def test_optimizer_text_names_the_schedule():
-  constant = {"optimizer": {"type": "adam"},
-              "learning_rate": {"type": "constant",
-                                "constant": {"learning_rate": 0.0005}}}
-  assert report.optimizer_text(constant) == "adam 0.0005"
   decay = {"optimizer": {"type": "adam"},
            "learning_rate": {"type": "polynomial", "polynomial": {
                "initial_learning_rate": 0.0005, "decay_steps": 1000,
@@ -209,3 +204,11 @@ def test_optimizer_text_names_the_schedule():
   assert report.optimizer_text(decay) == (
       "adam 0.0005 after a 50-step linear warm-up, polynomial decay "
       "(power 0.9) to 0 at step 1000")
+
+
+def test_shown_command_names_paths_relative_to_the_checkout():
+  argv = ["/home/u/segwgan/.venv/bin/python", "--data_dir=/home/u/shared/d",
+          "--tfds_dir=/opt/tfds", "--note=a b"]
+  assert report.shown_command(argv, "/home/u/segwgan") == (
+      ".venv/bin/python --data_dir=../shared/d --tfds_dir=/opt/tfds "
+      "'--note=a b'")
