@@ -24,24 +24,9 @@ Sides (each a call on the same image, timed interleaved, medians):
                        `--tflite_outputs=labels` (no probabilities)
   our tflite logits    our `logits` signature converted to TFLite the same way
 
-"before: ..., no ASPP rewrite": the SavedModel `logits` and the 257x257
-model.tflite exported without `fused_inference`'s ASPP rewrite (the image
-pooling branch as a per-image bias). "before: savedmodel logits, weights as
-variables": the export's functions reading the segmenter's variables (the
-export freezes them into graph constants). "in-process logits, this CPU's
-ReLU6": where `fused_inference.relu6_as_minimum()` keeps ReLU6 as one op
-(oneDNN on an AVX-512 CPU), `ServingModule.logits` traced in this process
-with it (as `Predictor.from_checkpoint` and evaluation run), where the
-export has the portable min(ReLU(x), 6).
-
-Every SavedModel side holds its weights as graph constants, as the export
-does (also "(Keras kernels)" below, unlike figures before 2026-12-02).
-
-Unless `--no_before`, the export traced with Keras' own kernels (no
-`fused_inference`) as well: "savedmodel logits (Keras kernels)" and "our
-tflite (export, Keras kernels)". (A side without the depthwise batch-norm
-fold was removed with the Conv2D fold: with oneDNN on an AVX2 CPU, an
-unfolded Conv2D + fused batch norm + ReLU6 runs about 25x slower.)
+Every SavedModel side runs the segmenter's folded copy
+(`modeling.folded`), as the export does; `batch_norm_fold.py` times it
+against no fold.
 
 With `--candidates`, three TFLite conversions not adopted
 (benchmarks/RESULTS.md):
@@ -52,7 +37,7 @@ With `--candidates`, three TFLite conversions not adopted
   our tflite, int8 weights    the export with dynamic-range quantisation
                               (`tf.lite.Optimize.DEFAULT`)
 
-  .venv/bin/python benchmarks/inference_latency.py [--no_before] [--candidates]
+  .venv/bin/python benchmarks/inference_latency.py [--candidates]
 
 Final lines: `inference_savedmodel_vs_tflite ratio=X target=<=1.2`
 (savedmodel logits / google tflite) and `inference_our_tflite_vs_google
@@ -74,7 +59,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from PIL import Image  # pylint: disable=g-import-not-at-top
 
-from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
+from segwgan.modeling import folded  # pylint: disable=g-import-not-at-top
 from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
 from segwgan.serving import export  # pylint: disable=g-import-not-at-top
 
@@ -171,7 +156,6 @@ def labels_of(outputs):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--no_before", action="store_true")
   parser.add_argument("--candidates", action="store_true",
                       help="also time the TFLite exports not adopted")
   parser.add_argument("--profile", action="store_true",
@@ -207,13 +191,13 @@ def run(args):
                              tflite_outputs=["labels"])
   pixels_t, image_t = tf.constant(pixels), tf.constant(image)
   native_sides = {}
-  if fused_inference.native_dilations_supported():
+  if folded.native_dilations_supported():
     native, _ = export.load(export.export(
         loaded, pathlib.Path(tempfile.mkdtemp()) / "native",
         native_dilations=True))
     native_sides["savedmodel native"] = lambda: native.logits(pixels_t).numpy()
   else:
-    print(f"  no 'savedmodel native' side: {fused_inference.ONEDNN_HINT}")
+    print(f"  no 'savedmodel native' side: {folded.ONEDNN_HINT}")
   # The `logits` signature traced for TFLite like the export's model.tflite
   # (without the uint8 cast, resize-back, softmax and argmax).
   tflite_module = export.ServingModule(loaded.segmenter, loaded.info,
@@ -227,37 +211,6 @@ def run(args):
   ours = interpreter(export_dir / export.TFLITE_FILE, [1, SIZE, SIZE, 3])
   ours_fixed = interpreter(fixed_dir / export.TFLITE_FILE)
   ours_logits = interpreter(logits_tflite, [1, SIZE, SIZE, 3])
-  with timing.no_spp_rewrite():
-    no_spp_dir = export.export(loaded, export_dir.with_name("no_spp"),
-                               tflite=True, tflite_size=(SIZE, SIZE))
-  no_spp_module, _ = export.load(no_spp_dir)
-  with timing.variable_weights():
-    variables_module, _ = export.load(export.export(
-        loaded, export_dir.with_name("variables")))
-  before = {
-      "before: savedmodel logits, weights as variables":
-          lambda: [variables_module.logits(pixels_t).numpy()],
-      "before: savedmodel logits, no ASPP rewrite":
-          lambda: [no_spp_module.logits(pixels_t).numpy()],
-      "before: our tflite (export, 257x257), no ASPP rewrite": tflite_call(
-          interpreter(no_spp_dir / export.TFLITE_FILE), image)}
-  if not fused_inference.relu6_as_minimum():
-    in_process = export.ServingModule(loaded.segmenter, loaded.info)
-    before["in-process logits, this CPU's ReLU6"] = (
-        lambda: [in_process.logits(pixels_t).numpy()])
-  if not args.no_before:
-    with timing.keras_kernels():
-      before_dir = export.export(
-          loaded, pathlib.Path(tempfile.mkdtemp()) / "export", tflite=True)
-    before_module, _ = export.load(before_dir)
-    before_tflite = interpreter(before_dir / export.TFLITE_FILE,
-                                [1, SIZE, SIZE, 3])
-    print(f"  before: tflite ops {len(before_tflite._get_ops_details())}")  # pylint: disable=protected-access
-    before |= {
-        "savedmodel logits (Keras kernels)":
-            lambda: before_module.logits(pixels_t).numpy(),
-        "our tflite (export, Keras kernels)": tflite_call(before_tflite,
-                                                          image)}
   calls = {
       "google tflite": tflite_call(google, normalised),
       "savedmodel logits": lambda: module.logits(pixels_t).numpy(),
@@ -268,7 +221,6 @@ def run(args):
           interpreter(labels_dir / export.TFLITE_FILE), image),
       "our tflite logits": tflite_call(ours_logits, pixels),
       **native_sides,
-      **before,
       **(candidates(loaded, image, normalised) if args.candidates else {}),
   }
   # The same predictions (sanity): labels of each side against Google's.
@@ -277,8 +229,7 @@ def run(args):
       "savedmodel logits": np.argmax(module.logits(pixels_t).numpy()[0], -1),
       **{name: np.argmax(call()[0], -1) for name, call in native_sides.items()},
       **{name: labels_of(call()) for name, call in calls.items()
-         if ("tflite" in name or "before" in name or "in-process" in name) and
-         name != "google tflite"}}
+         if "tflite" in name and name != "google tflite"}}
   for name, labels in agreement.items():
     print(f"  {name}: {np.mean(labels == reference):.4f} of pixels agree "
           "with the Google file's argmax")
@@ -304,18 +255,6 @@ def run(args):
   for name in calls:
     if name.startswith("our tflite, "):
       timing.ratio_of(times, name, "google tflite")
-  for name in calls:
-    if name.startswith("before: savedmodel logits"):
-      timing.ratio_of(times, "savedmodel logits", name)
-    if name.startswith("in-process"):
-      timing.ratio_of(times, name, "savedmodel logits")
-  timing.ratio_of(times, "our tflite (export, 257x257)",
-                  "before: our tflite (export, 257x257), no ASPP rewrite")
-  if not args.no_before:
-    timing.ratio_of(times, "savedmodel logits (Keras kernels)",
-                    "savedmodel logits")
-    timing.ratio_of(times, "our tflite (export, Keras kernels)",
-                    "our tflite (export)")
   if args.profile:
     timing.print_op_times("savedmodel logits, 10 images",
                           timing.op_time_by_type(

@@ -135,8 +135,7 @@ def _conv_backprop_flops(op) -> int:
 def executed_ops(concrete_function) -> list:
   """The ops of a concrete function's graph that a call runs: those its
   outputs and control outputs (stateful ops, e.g. variable updates) depend
-  on. TF prunes the others, e.g. a convolution whose output a batch-norm
-  fold leaves unused (`fused_inference`)."""
+  on. TF prunes the others."""
   graph = concrete_function.graph
   stack = [t.op for t in concrete_function.outputs] + list(
       graph.control_outputs)
@@ -204,14 +203,12 @@ def converted_dm05_checkpoint() -> str:
 
 # The patches below are autospec'd: each accepts exactly the arguments of
 # the function it replaces, whatever they become.
-def keras_kernels():
-  """While open, segmenters are traced (for evaluation and export) with
-  their layers' own kernels instead of `fused_inference.inference_kernels`:
-  the "before" side of that change."""
-  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  return mock.patch.object(fused_inference, "inference_kernels",
-                           autospec=True,
-                           return_value=contextlib.nullcontext())
+def unfolded_copies():
+  """While open, `folded.FoldedSegmenter` leaves batch norms as they are
+  (what exports run without the fold): the "before" side of the fold."""
+  from segwgan.modeling import folded  # pylint: disable=g-import-not-at-top
+  return mock.patch.object(folded, "fold_batch_norms", autospec=True,
+                           side_effect=lambda graph_def: graph_def)
 
 
 def unfolded_training():
@@ -222,43 +219,6 @@ def unfolded_training():
   return mock.patch.object(fused_inference, "frozen_batch_norm_kernels",
                            autospec=True,
                            return_value=contextlib.nullcontext())
-
-
-def no_spp_rewrite():
-  """While open, `fused_inference` leaves the ASPP (SpatialPyramidPooling)
-  to its own call: the "before" side of its pooled-branch-as-bias rewrite."""
-  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  return mock.patch.object(fused_inference, "_patchable_spp",
-                           autospec=True, return_value=False)
-
-
-def variable_weights():
-  """While open, exports call the segmenter's variables instead of freezing
-  its weights into graph constants (`export._frozen_segmenter`): the
-  "before" side of that change."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  from segwgan.serving import export  # pylint: disable=g-import-not-at-top
-
-  class VariableSegmenter(tf.Module):
-    """Tracks the variables only (tracking the Keras model would make saving
-    trace every layer)."""
-
-    def __init__(self, segmenter, native_dilations, portable):
-      super().__init__()
-      self.weights = list(segmenter.variables)
-
-      def call(images):
-        with fused_inference.inference_kernels(segmenter, native_dilations,
-                                               portable):
-          return segmenter(images, training=False)
-
-      self._call = call
-
-    def __call__(self, images):
-      return self._call(images)
-
-  return mock.patch.object(export, "_frozen_segmenter", VariableSegmenter)
 
 
 def op_time_by_type(call: Callable[[], object], calls: int = 3,

@@ -16,7 +16,6 @@ import tensorflow as tf
 
 from segwgan.configs import data as data_config
 from segwgan.data import pipeline
-from segwgan.modeling import fused_inference
 
 # float32 pixels [B, H, W, 3] on the [0, 255] scale -> logits [B, H, W, C].
 PixelLogits = Callable[[tf.Tensor], tf.Tensor]
@@ -39,10 +38,8 @@ class InferenceConfig:
 
 
 def inference_logits(segmenter, images):
-  """float32 logits of `segmenter` (training=False), traced with
-  `fused_inference.inference_kernels`: the same outputs, faster."""
-  with fused_inference.inference_kernels(segmenter):
-    return tf.cast(segmenter(images, training=False), tf.float32)
+  """float32 logits of `segmenter` (training=False)."""
+  return tf.cast(segmenter(images, training=False), tf.float32)
 
 
 def segmenter_logits(segmenter, mean: Sequence[float],

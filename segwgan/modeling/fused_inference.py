@@ -1,16 +1,10 @@
-"""Inference kernels of the same outputs for a Keras model's layers.
+"""Stage 2's training step with its frozen batch norms folded, by patching.
 
-`inference_kernels` patches, while open, how batch norm, convolutions,
-ReLU6 and the Model Garden's ASPP compute their inference outputs: folded
-and fused ops that TF (and the TFLite converter) run faster than Keras'
-own, e.g. the Model Garden's synchronized batch norm, which is element-wise
-ops otherwise.
-Evaluation and the export trace the segmenter under it, and stage 2's
-training step under `frozen_batch_norm_kernels` (its subset with the right
-gradients). A patched batch norm computes inference outputs only (it
-refuses `training=True`). TF's registered gradient of a depthwise
-convolution with `dilations` (`native_dilations`) is wrong; TF runs that op
-only with oneDNN (`native_dilations_supported`).
+`frozen_batch_norm_kernels` patches, while open, how batch norm, convolutions
+and the Model Garden's ASPP compute their outputs: each frozen batch norm
+folded into the convolution before it, differentiably. Kept only until
+stage 2's step stops using it (issue 27 item 5); inference and exports use
+`modeling.folded` instead.
 """
 import contextlib
 import functools
@@ -26,65 +20,6 @@ from tf_keras.src.mixed_precision import autocast_variable
 # smaller one is moved into the variance.
 _FUSED_MIN_EPSILON = 1.001e-5
 _LOCK = threading.RLock()
-ONEDNN_HINT = ("TensorFlow runs a depthwise convolution with dilations only "
-               "with its oneDNN ops, which this process does not run "
-               "(`import segwgan` before TensorFlow turns them on on x86-64 "
-               "unless TF_ENABLE_ONEDNN_OPTS is set: unset it or set it to "
-               "1; TensorFlow builds without oneDNN, such as macOS arm64's, "
-               "cannot)")
-
-
-@functools.lru_cache(maxsize=None)
-def native_dilations_supported() -> bool:
-  """Whether this process's TF runs a dilated DepthwiseConv2dNative right
-  (oneDNN's kernel does; TF's own CPU kernel raises "does not support
-  dilations"): checked once against the SpaceToBatchND form, eagerly."""
-  with tf.init_scope():  # Run now, even when first asked while tracing.
-    if not tf.executing_eagerly():
-      raise RuntimeError("native_dilations_supported() needs eager mode")
-    images = tf.random.stateless_uniform([1, 7, 7, 2], seed=[0, 1])
-    kernel = tf.random.stateless_uniform([3, 3, 2, 1], seed=[2, 3])
-    try:
-      native = tf.raw_ops.DepthwiseConv2dNative(
-          input=images, filter=kernel, strides=[1, 1, 1, 1], padding="SAME",
-          dilations=[1, 2, 2, 1]).numpy()
-    except tf.errors.OpError:
-      return False
-    portable = tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME",
-                                      dilations=[2, 2]).numpy()
-  return bool(abs(native - portable).max() < 1e-5)
-
-
-@functools.lru_cache(maxsize=None)
-def relu6_as_minimum() -> bool:
-  """Whether this process's inference graphs trace ReLU6 as min(ReLU(x), 6)
-  (`_relu6_inference`): everywhere but where TF's oneDNN ops run on an
-  AVX-512 CPU. There oneDNN fuses a ReLU6 into the convolution before it at
-  no cost and the separate Minimum is the slower form (the MobileNetV2
-  SavedModel 0.90-0.93x as slow with ReLU6 kept, on an Intel Xeon with AMX;
-  other AVX-512 CPUs not measured); on AVX2 its fused ReLU6 was the slow
-  part (see `_relu6_inference`). Exports (`inference_kernels(portable=
-  True)`) always take min(ReLU(x), 6): they may run on another CPU."""
-  return not (_onednn_enabled() and _cpu_flag("avx512f"))
-
-
-def _onednn_enabled() -> bool:
-  """Whether TF's oneDNN ops are on (False if TF cannot tell)."""
-  try:
-    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
-    return bool(_pywrap_util_port.IsMklEnabled())
-  except (ImportError, AttributeError):
-    return False
-
-
-def _cpu_flag(name: str) -> bool:
-  """Whether /proc/cpuinfo lists `name` (False where it cannot be read)."""
-  try:
-    with open("/proc/cpuinfo") as f:
-      return any(line.startswith("flags") and name in line.split()
-                 for line in f)
-  except OSError:
-    return False
 
 
 def _stored_dtypes():
@@ -202,23 +137,6 @@ def _batch_norm_inference(self, inputs, training=None, mask=None, *,
   return outputs
 
 
-def _relu6_inference(self, inputs, as_minimum: bool):
-  """ReLU6, as min(ReLU(x), 6) if `as_minimum` (TF fuses the
-  ReLU into a preceding convolution: on an AVX2 CPU, a 1x1 convolution with
-  bias, batch 1, took 2.8 ms with a fused ReLU6, 2.2 ms with ReLU +
-  Minimum; with oneDNN 6.0 and 2.3 ms), and applied before the
-  BatchToSpaceND of a dilated depthwise convolution that makes its input
-  (element-wise, it commutes with it), where TF fuses it into the
-  convolution. The TFLite converter fuses both forms."""
-  del self
-  def relu6(x):
-    return tf.minimum(tf.nn.relu(x), 6.0) if as_minimum else tf.nn.relu6(x)
-  if not tf.executing_eagerly() and inputs.op.type == "BatchToSpaceND":
-    batched, block_shape, crops = inputs.op.inputs
-    return tf.batch_to_space(relu6(batched), block_shape, crops)
-  return relu6(inputs)
-
-
 def _spp_inference(self, inputs, training=None):
   """SpatialPyramidPooling's output with the image-pooling branch's share of
   the projection added as a per-image bias: projection(concat(branches,
@@ -259,13 +177,6 @@ def _fusable_batch_norm(layer) -> bool:
           not getattr(layer, "renorm", False))
 
 
-def _patchable_relu6(layer) -> bool:
-  return (isinstance(layer, tf_keras.layers.Activation) and
-          type(layer).call is tf_keras.layers.Activation.call and
-          layer.activation is tf.nn.relu6 and
-          _patchable_policy(layer))
-
-
 def _patchable_conv(layer) -> bool:
   conv = tf_keras.layers.Conv2D
   return (isinstance(layer, conv) and type(layer).call is conv.call and
@@ -301,45 +212,8 @@ def _patchable_depthwise(layer) -> bool:
 
 
 @contextlib.contextmanager
-def inference_kernels(model, native_dilations: bool = False,
-                      portable: bool = False):
-  """While open, `model`'s layers compute inference outputs with:
-
-  * built channels-last BatchNormalization layers (also the synchronized
-    ones, which differ only when training on several replicas): folded
-    into the Conv2D or DepthwiseConv2D whose output they take, else the
-    fused inference op (`training` is ignored: for inference only);
-  * channels-last Conv2D and DepthwiseConv2D layers: `_conv_inference`
-    and `_depthwise_inference`, open to that fold. Folded, TF (with or
-    without oneDNN) fuses the bias and activation into the convolution;
-    an unfolded Conv2D + fused batch norm is fused too, but oneDNN runs
-    that fusion slowly without AVX-512. The unfolded convolution stays in
-    the traced graph unused: TF prunes it when running a tf.function, and
-    the TFLite converter drops it (called eagerly, both run);
-  * Activation layers of ReLU6: `_relu6_inference`, as min(ReLU(x), 6)
-    if `portable` (for graphs that may run on another CPU: exports) or
-    `relu6_as_minimum()` (not on AVX-512 CPUs with oneDNN);
-  * the Model Garden's SpatialPyramidPooling (ASPP) with global image
-    pooling: `_spp_inference`, the pooled branch as a per-image bias.
-
-  The same outputs (to float rounding). Meant around the tracing of a
-  tf.function: every call of the model meanwhile, in any thread, uses these
-  kernels, and one thread at a time holds them (nested contexts are fine).
-  The layers' own `call` is back on exit; functions traced meanwhile keep
-  these kernels. Layers of a mixed-precision policy compute in its dtype
-  (folds in float32, then cast). Layers of other policies (e.g. float64,
-  or bfloat16 variables), subclasses with their own `call`, and a `model`
-  that is not a tf.Module, are left as they are.
-  """
-  relu6 = functools.partial(_relu6_inference,
-                            as_minimum=portable or relu6_as_minimum())
-  with _patched(model, native_dilations=native_dilations, relu6=relu6):
-    yield
-
-
-@contextlib.contextmanager
 def frozen_batch_norm_kernels(model):
-  """`inference_kernels` for a training step that calls `model` with
+  """While open, `model`'s layers compute for a training step that calls it with
   `training=False` (batch-norm statistics frozen, as stage 2): the batch-norm
   fold and the ASPP rewrite, differentiable in every weight (the fold's
   scale, gamma / sqrt(moving variance + epsilon), is computed in the graph).
@@ -347,14 +221,13 @@ def frozen_batch_norm_kernels(model):
   norm's gradient op. ReLU6 stays one op (min(ReLU, 6)'s gradient is
   slower) and dilations keep Keras' form (the native op's gradient is
   wrong)."""
-  with _patched(model, native_dilations=False, relu6=None):
+  with _patched(model):
     yield
 
 
 @contextlib.contextmanager
-def _patched(model, *, native_dilations: bool, relu6):
-  """`model`'s layers patched with the kernels asked for (see
-  `inference_kernels`); ReLU6 layers with `relu6` unless None."""
+def _patched(model):
+  """`model`'s layers patched with the kernels above."""
   folding = []
   patched = []
   with _LOCK:
@@ -364,13 +237,11 @@ def _patched(model, *, native_dilations: bool, relu6):
           kernel = functools.partial(_batch_norm_inference, folding=folding)
         elif _patchable_spp(layer):
           kernel = _spp_inference
-        elif relu6 is not None and _patchable_relu6(layer):
-          kernel = relu6
         elif _patchable_conv(layer):
           kernel = functools.partial(_conv_inference, folding=folding)
         elif _patchable_depthwise(layer):
           kernel = functools.partial(_depthwise_inference,
-                                     native_dilations=native_dilations,
+                                     native_dilations=False,
                                      folding=folding)
         else:
           continue

@@ -19,22 +19,21 @@ batch 1 of any size after `resize_tensor_input`, or of one size:
 `tflite_size`; both outputs, or `tflite_outputs`). An export is written to a
 temporary directory and renamed when complete.
 
-The segmenter is traced with `modeling.fused_inference`'s kernels (fused
-batch norm, folded into a preceding convolution) and, for TFLite (or by
+The segmenter runs as its `modeling.folded.FoldedSegmenter` copy: a frozen
+graph (weights as constants, so an export holds no variables) whose batch
+norms are folded into the convolutions before them and, for TFLite (or by
 request), a dilated depthwise convolution as one op with dilations (Keras'
 SpaceToBatchND / conv / BatchToSpaceND with run-time paddings split
-XNNPACK's graph in 24 pieces); its weights are graph constants, so an
-export holds no variables.
+XNNPACK's graph in 24 pieces).
 """
 import numbers
 import pathlib
 import tempfile
 
 import tensorflow as tf
-from tensorflow.python.framework import convert_to_constants
 
 from segwgan import io_utils
-from segwgan.modeling import fused_inference
+from segwgan.modeling import folded
 from segwgan.serving import checkpoints
 
 INFO_FILE = "assets.extra/segwgan.json"
@@ -59,18 +58,19 @@ def scaled_size(size, long_side: int):
 class ServingModule(tf.Module):
   """A segmenter with normalisation, resize, softmax and argmax around it.
 
-  `native_dilations` traces dilated depthwise convolutions as one op (see
-  `fused_inference`): what TFLite runs, and faster in TF, but only with
-  TF's oneDNN ops on (`fused_inference.native_dilations_supported`).
-  `portable`: ReLU6 in the form fast on any CPU (what `export` saves), not
-  this CPU's (`fused_inference.relu6_as_minimum`).
+  The segmenter runs as its folded copy (`folded.FoldedSegmenter`): later
+  changes of its weights do not show. `native_dilations` makes dilated
+  depthwise convolutions one op each (see `folded`): what TFLite runs, and
+  faster in TF, but only with TF's oneDNN ops on
+  (`folded.native_dilations_supported`).
   """
 
   def __init__(self, segmenter, info: checkpoints.ModelInfo,
-               native_dilations: bool = False, portable: bool = False):
+               native_dilations: bool = False):
     super().__init__()
     self.info = info
-    self._segmenter = _frozen_segmenter(segmenter, native_dilations, portable)
+    self._segmenter = folded.FoldedSegmenter(
+        segmenter, dilations_as_one_op=native_dilations)
     self._mean = tf.constant(info.mean, tf.float32)
     self._stddev = tf.constant(info.stddev, tf.float32)
 
@@ -121,24 +121,6 @@ class ServingModule(tf.Module):
             LOGITS_KEY: self.logits_signature.get_concrete_function()}
 
 
-def _frozen_segmenter(segmenter, native_dilations: bool, portable: bool):
-  """`segmenter`'s inference (`fused_inference`'s kernels; ReLU6
-  `portable` or this CPU's) as a function of its input, its weights graph
-  constants: TF folds the weight-only arithmetic (the batch-norm folds)
-  when it first optimises the function, not at every call, and oneDNN
-  keeps the filters it reorders."""
-  @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.float32)])
-  def segment(images):
-    with fused_inference.inference_kernels(segmenter, native_dilations,
-                                           portable):
-      return segmenter(images, training=False)
-
-  frozen = convert_to_constants.convert_variables_to_constants_v2(
-      segment.get_concrete_function())
-  return lambda images: frozen(images)[0]
-
-
 def convert_tflite(saved_model_dir) -> bytes:
   """The float32 TFLite flatbuffer of an export's serving signature."""
   converter = tf.lite.TFLiteConverter.from_saved_model(
@@ -149,8 +131,8 @@ def convert_tflite(saved_model_dir) -> bytes:
 
 def check_native_dilations() -> None:
   """Raises ValueError if this TF cannot run `native_dilations` exports."""
-  if not fused_inference.native_dilations_supported():
-    raise ValueError(f"--native_dilations: {fused_inference.ONEDNN_HINT}; "
+  if not folded.native_dilations_supported():
+    raise ValueError(f"--native_dilations: {folded.ONEDNN_HINT}; "
                      "the default export runs anywhere")
 
 
@@ -168,7 +150,7 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
   at 257x257 on an AMD Zen 4, against 1.12 with probabilities).
   `native_dilations`: the SavedModel's dilated depthwise convolutions as
   one op each (faster; for inference only; runs only with TF's oneDNN ops
-  on, see `fused_inference.ONEDNN_HINT`); model.tflite always has them so.
+  on, see `folded.ONEDNN_HINT`); model.tflite always has them so.
 
   Raises:
     FileExistsError: `export_dir` exists and not `overwrite`. The previous
@@ -187,8 +169,7 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
                           "replace it)")
   if native_dilations:
     check_native_dilations()
-  module = ServingModule(loaded.segmenter, loaded.info, native_dilations,
-                         portable=True)
+  module = ServingModule(loaded.segmenter, loaded.info, native_dilations)
   with io_utils.atomic_directory(export_dir) as tmp:
     tf.saved_model.save(module, str(tmp), signatures=module.signatures(),
                         options=_SAVE_OPTIONS)
@@ -240,8 +221,7 @@ def checked_tflite_outputs(outputs, tflite: bool) -> tuple:
 def _tflite(loaded: checkpoints.Loaded, size=None,
             outputs=SERVING_OUTPUTS) -> bytes:
   """`convert_tflite` of a staging SavedModel traced for TFLite."""
-  module = ServingModule(loaded.segmenter, loaded.info, native_dilations=True,
-                         portable=True)
+  module = ServingModule(loaded.segmenter, loaded.info, native_dilations=True)
   serve = module.serving_function(size, outputs)
   with tempfile.TemporaryDirectory(prefix="segwgan_tflite_") as staging:
     tf.saved_model.save(module, staging, options=_SAVE_OPTIONS, signatures={
@@ -265,9 +245,9 @@ def load(export_dir):
     raise ValueError(f"{export_dir} is not a segwgan SavedModel export "
                      f"(needs saved_model.pb and {INFO_FILE})")
   if ((export_dir / NEEDS_ONEDNN_FILE).is_file() and
-      not fused_inference.native_dilations_supported()):
+      not folded.native_dilations_supported()):
     raise ValueError(f"{export_dir} was exported with --native_dilations "
                      "(re-export without it to run here): "
-                     f"{fused_inference.ONEDNN_HINT}")
+                     f"{folded.ONEDNN_HINT}")
   info = checkpoints.ModelInfo.from_json(info_path.read_text())
   return tf.saved_model.load(str(export_dir)), info

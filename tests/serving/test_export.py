@@ -127,7 +127,7 @@ def test_tflite_matches_keras_and_the_saved_model(loaded, exported, images):
                             for op in interpreter._get_ops_details())  # pylint: disable=protected-access
   # Each dilated depthwise convolution is one op (no SpaceToBatchND pairs).
   assert "SPACE_TO_BATCH_ND" not in ops and ops["DEPTHWISE_CONV_2D"] == 17
-  # ReLU6 (either form, `fused_inference.relu6_as_minimum`) is fused into
+  # ReLU6 (as min(ReLU(x), 6), `folded.relu6_as_minimum`) is fused into
   # the convolutions.
   assert not {"MINIMUM", "RELU", "RELU6"} & set(ops), ops
   runner = interpreter.get_signature_runner("serving_default")
@@ -265,9 +265,9 @@ def test_native_dilations_are_marked_and_refused_where_unsupported(
     loaded, exported, tmp_path, monkeypatch):
   """The refusal and the marker, whatever this machine's TF can run (the
   tools test runs such an export for real)."""
-  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
+  from segwgan.modeling import folded  # pylint: disable=g-import-not-at-top
   supported = {"value": False}
-  monkeypatch.setattr(fused_inference, "native_dilations_supported",
+  monkeypatch.setattr(folded, "native_dilations_supported",
                       lambda: supported["value"])
   with pytest.raises(ValueError, match="--native_dilations.*oneDNN"):
     export.export(loaded, tmp_path / "refused", native_dilations=True)
