@@ -118,6 +118,10 @@ class SegTask(TrainingTask):
     lambda_content, lambda_adversarial: lambda_1 and lambda_2 of Eq. 2.
     fine_tune_batch_norm: False freezes batch-norm statistics (the paper).
     init_checkpoint_modules: 'all' or a subset of backbone, decoder.
+    diagnostics_interval: every this many steps, seggan and segwgan
+      measure the gradient norms of lambda_1 l_C and lambda_2 l_A on the
+      segmenter's weights relative to l_S's (TensorBoard grad_share/*,
+      MODEL_DIR/diagnostics.json); 0 disables.
   """
   model: models.SegmenterModel = dataclasses.field(
       default_factory=models.SegmenterModel)
@@ -127,6 +131,7 @@ class SegTask(TrainingTask):
   lambda_adversarial: float = 0.1
   fine_tune_batch_norm: bool = False
   init_checkpoint_modules: Union[str, List[str]] = "all"
+  diagnostics_interval: int = 20
   train_data: data_config.DataConfig = dataclasses.field(
       default_factory=data_config.DataConfig)
   validation_data: data_config.DataConfig = dataclasses.field(

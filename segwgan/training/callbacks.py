@@ -109,6 +109,25 @@ class Summaries(tf_keras.callbacks.Callback):
     self.writer.flush()
 
 
+class GradShares(tf_keras.callbacks.Callback):
+  """Writes a stage-2 trainer's grad shares (`SegTrainer.record_grad_shares`)
+  as TensorBoard scalars grad_share/content and grad_share/adversarial on
+  the steps they are sampled."""
+
+  def __init__(self, summaries: Summaries, every: int):
+    super().__init__()
+    self.summaries = summaries
+    self.every = every
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = _step(self.model)
+    if self.every and step % self.every == 0:
+      content, adversarial = self.model.grad_share_last.numpy()
+      self.summaries.log_scalars({"grad_share/content": content,
+                                  "grad_share/adversarial": adversarial},
+                                 step)
+
+
 class Checkpointing(tf_keras.callbacks.Callback):
   """Saves a checkpoint at every epoch end (an epoch = checkpoint interval)."""
 

@@ -4,6 +4,9 @@ Eq. 14: p_seg = segmenter(I); Eq. 2: l = l_S + 0.1 l_C + 0.1 l_A with
 Eq. 3 (cross-entropy), Eq. 4 (L1 between I and G(p_seg)) and Eq. 5 / 6 (the
 adversarial term); Eq. 15: only the segmenter's weights are updated, but the
 gradients of l_C and l_A reach them *through* G and D.
+
+Every `diagnostics_interval` steps the step also measures how much each
+auxiliary term pulls on the segmenter (`record_grad_shares`).
 """
 import numpy as np
 import tensorflow as tf
@@ -25,7 +28,8 @@ class SegTrainer(tf_keras.Model):
   def __init__(self, segmenter, generator=None, critic=None, *,
                variant: variants.Variant, palette: np.ndarray,
                lambda_content: float = 0.1, lambda_adversarial: float = 0.1,
-               fine_tune_batch_norm: bool = False):
+               fine_tune_batch_norm: bool = False,
+               diagnostics_interval: int = 0):
     super().__init__()
     self.uses_gan = variant.gan_loss is not None
     if self.uses_gan and (generator is None or critic is None):
@@ -52,6 +56,17 @@ class SegTrainer(tf_keras.Model):
           "this)")
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     self.distribute_reduction_method = "sum"  # see runner.replica_share
+    self.diagnostics_interval = diagnostics_interval if self.uses_gan else 0
+    # Checkpointed with the step, so a resumed run's means are exact. With
+    # several replicas, replica 0's share of the batch is measured.
+    sampled = dict(trainable=False, aggregation=(
+        tf.VariableAggregation.ONLY_FIRST_REPLICA))
+    self.grad_share_sums = tf.Variable(tf.zeros([2]), name="grad_share_sums",
+                                       **sampled)
+    self.grad_share_last = tf.Variable(tf.zeros([2]), name="grad_share_last",
+                                       **sampled)
+    self.grad_share_samples = tf.Variable(
+        0, dtype=tf.int64, name="grad_share_samples", **sampled)
 
   def compile(self, optimizer, **kwargs):
     super().compile(**kwargs)
@@ -74,7 +89,7 @@ class SegTrainer(tf_keras.Model):
   def train_step(self, data):
     features, labels = data
     valid = labels["valid_masks"]
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=self.diagnostics_interval > 0) as tape:
       logits = self.segment(features["image"])
       segmentation = losses.segmentation_loss(labels["masks"], logits)
       logs = {"segloss": segmentation}
@@ -92,11 +107,40 @@ class SegTrainer(tf_keras.Model):
         logs.update(closs=content, aloss=adversarial,
                     gloss=losses.generator_loss(content, adversarial))
       loss = tf.nn.compute_average_loss(total)
+    if self.diagnostics_interval:
+      self.record_grad_shares(tape, segmentation, content, adversarial)
     runner.minimize(self.seg_optimizer, tape, loss,
                     self.segmenter.trainable_variables)
     self.step.assign_add(1)
     logs["loss"] = total
     return {name: runner.replica_share(value) for name, value in logs.items()}
+
+  def record_grad_shares(self, tape, segmentation, content, adversarial):
+    """On every `diagnostics_interval`-th step (numbered from 1): the global
+    norms of the gradients of lambda_1 l_C and lambda_2 l_A on the
+    segmenter's trainable weights, each divided by that of l_S, added to
+    `grad_share_sums` and kept in `grad_share_last`. Three extra backward
+    passes through the step's `tape` (persistent), on those steps only."""
+    variables = self.segmenter.trainable_variables
+
+    def norm(term, weight=1.0):
+      # d(weight * sum(term)) / d(variables): `term` [B] is on the tape; the
+      # batch mean's 1/B is common to all three and cancels in the shares.
+      return tf.linalg.global_norm(tape.gradient(
+          term, variables, output_gradients=tf.fill(tf.shape(term), weight)))
+
+    def measure():
+      shares = tf.math.divide_no_nan(
+          tf.stack([norm(content, self.lambda_content),
+                    norm(adversarial, self.lambda_adversarial)]),
+          norm(segmentation))
+      self.grad_share_sums.assign_add(shares)
+      self.grad_share_last.assign(shares)
+      self.grad_share_samples.assign_add(1)
+      return shares
+
+    sampled = tf.equal((self.step + 1) % self.diagnostics_interval, 0)
+    tf.cond(sampled, measure, lambda: tf.zeros([2]))
 
   def visualise(self, features, labels):
     """input | ground truth | prediction (| G's reconstruction of it)."""

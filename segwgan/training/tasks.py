@@ -12,6 +12,7 @@ from absl import logging
 from official.core import config_definitions as cfg
 from official.modeling import optimization
 
+from segwgan import errors
 from segwgan import io_utils
 from segwgan.configs import data as data_config
 from segwgan.configs import experiments
@@ -25,6 +26,7 @@ from segwgan.modeling import critic as critic_lib
 from segwgan.modeling import generator as generator_lib
 from segwgan.modeling import segmenter as segmenter_lib
 from segwgan.training import callbacks
+from segwgan.training import diagnostics
 from segwgan.training import gan_model
 from segwgan.training import runner
 from segwgan.training import seg_model
@@ -123,7 +125,7 @@ def load_stage1(gan_model_dir: str, variant: variants.Variant,
   with open(params_path) as f:
     stage1.override(yaml.safe_load(f)["task"], is_strict=False)
   if stage1.gan_loss not in variant.accepted_gan_losses:
-    raise ValueError(
+    raise errors.ModelError(
         f"--variant={variant.name} needs a stage-1 run with gan_loss in "
         f"{variant.accepted_gan_losses}, but {gan_model_dir} was trained "
         f"with gan_loss={stage1.gan_loss!r}")
@@ -186,7 +188,8 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
         segmenter, generator, critic, variant=variant,
         palette=info.palette(), lambda_content=task.lambda_content,
         lambda_adversarial=task.lambda_adversarial,
-        fine_tune_batch_norm=task.fine_tune_batch_norm)
+        fine_tune_batch_norm=task.fine_tune_batch_norm,
+        diagnostics_interval=task.diagnostics_interval)
     trainer.compile(build_optimizer(params.trainer.optimizer_config,
                                     precision),
                     jit_compile=params.runtime.enable_xla)
@@ -200,8 +203,19 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
       best_manager=runner.best_manager(trainer, model_dir),
       best_json=os.path.join(model_dir, "best", "metrics.json"),
       summaries=summaries, last=validate_last)
-  return runner.fit(trainer, dataset_fn(task.train_data), model_dir=model_dir,
+  grad_shares = callbacks.GradShares(summaries, trainer.diagnostics_interval)
+  step = runner.fit(trainer, dataset_fn(task.train_data), model_dir=model_dir,
                     train_steps=params.trainer.train_steps,
                     checkpoint_interval=params.trainer.checkpoint_interval,
-                    callbacks=[*extra, validation],
+                    callbacks=[*extra, grad_shares, validation],
                     max_to_keep=params.trainer.max_to_keep)
+  if variant.gan_loss is not None:
+    data = task.validation_data
+    result = diagnostics.write_stage2_diagnostics(
+        model_dir, trainer.grad_share_sums.numpy(),
+        int(trainer.grad_share_samples.numpy()),
+        diagnostics.gan_validation(
+            generator, critic, registry.read_split(data).as_numpy_iterator(),
+            info.num_classes, data.resize_long_side))
+    logging.info("stage-2 diagnostics: %s", result)
+  return step

@@ -349,3 +349,51 @@ def test_stage2_critic_is_the_critic_stage1_trained(batch, converted_dm05,
       np.testing.assert_allclose(judged, trained, rtol=1e-5, atol=1e-6)
     else:
       assert np.abs(judged - trained).max() > 1e-3
+
+
+def term_gradient_norm(trainer, batch, term):
+  """||grad(term)|| on the segmenter's weights, computed apart from the
+  step: 'segmentation' (l_S), 'content' (lambda_1 l_C), 'adversarial'
+  (lambda_2 l_A), each scaled by 1/B as in the step."""
+  features, labels_ = batch
+  variables = trainer.segmenter.trainable_variables
+  with tf.GradientTape() as tape:
+    logits = trainer.segmenter(features["image"], training=False)
+    if term == "segmentation":
+      value = losses.segmentation_loss(labels_["masks"], logits)
+    else:
+      probabilities = maps.prediction_map(logits, labels_["valid_masks"])
+      fake = trainer.generator(probabilities, training=False)
+      if term == "content":
+        value = trainer.lambda_content * losses.content_loss(
+            features["image_gan"], fake, labels_["valid_masks"])
+      else:
+        value = trainer.lambda_adversarial * losses.adversarial_loss_wgan(
+            trainer.critic([probabilities, fake], training=False))
+    value = tf.reduce_mean(value)
+  return float(tf.linalg.global_norm(tape.gradient(value, variables)))
+
+
+def test_grad_shares_are_sampled_every_interval(batch, converted_dm05):
+  trainer = build_trainer("segwgan", converted_dm05)
+  trainer.diagnostics_interval = 2
+  step = tf.function(trainer.train_step)
+  generator_lib.reset_noise(trainer.generator, 3)
+  step(batch)
+  assert int(trainer.grad_share_samples.numpy()) == 0
+  generator_lib.reset_noise(trainer.generator, 5)
+  base = term_gradient_norm(trainer, batch, "segmentation")
+  expected = []
+  for term in ("content", "adversarial"):
+    generator_lib.reset_noise(trainer.generator, 5)
+    expected.append(term_gradient_norm(trainer, batch, term) / base)
+  generator_lib.reset_noise(trainer.generator, 5)
+  step(batch)
+  assert int(trainer.grad_share_samples.numpy()) == 1
+  np.testing.assert_allclose(trainer.grad_share_last.numpy(), expected,
+                             rtol=1e-3)
+  np.testing.assert_allclose(trainer.grad_share_sums.numpy(), expected,
+                             rtol=1e-3)
+  assert all(e > 0 for e in expected)
+  step(batch)
+  assert int(trainer.grad_share_samples.numpy()) == 1
