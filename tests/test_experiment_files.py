@@ -26,8 +26,9 @@ def test_protocol_file_builds(path):
   sections = settings.load([str(path)])
   assert set(sections) <= set(settings.SECTIONS)
   settings.report_settings(sections)
-  for stage in ("stage1", "stage2"):
-    override = settings.stage_override(sections, stage)
+  for section in settings.TRAININGS:
+    override = settings.stage_override(sections, section)
+    stage = "stage1" if section == "stage1" else "stage2"
     params = overrides.build(f"{stage}_{dataset_of(path)}_cpu",
                              params_override=settings.dump(override))
     wanted = override.get("trainer", {}).get("train_steps")
