@@ -30,6 +30,7 @@ if str(REPO) not in sys.path:  # `python benchmarks/x.py` from a fresh clone.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Before TensorFlow loads: see segwgan/__init__.py.
 import segwgan  # pylint: disable=g-import-not-at-top,unused-import,wrong-import-position
+from segwgan.reporting import environment  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SHARED = pathlib.Path(os.environ.get("SEGWGAN_SHARED_DIR",
                                      REPO.parent / "shared"))
@@ -45,7 +46,9 @@ def load() -> str:
 
 
 def banner(name: str) -> None:
-  print(f"== {name} ({load()} at start)", flush=True)
+  """The benchmark's name, the machine (as reports name it) and the load."""
+  print(f"== {name} ({load()} at start)\n   machine: "
+        f"{environment.describe_machine()}", flush=True)
 
 
 class Elapsed(float):
