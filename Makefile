@@ -24,10 +24,12 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) tests
 
 # make demo: the main job (issue 7). Sets up .venv/, then runs
-#   tools/reproduce.py on CMP Facades with a short CPU schedule
+#   tools/reproduce.py on CMP Facades with a tiny CPU schedule
 #   (experiments/cmp_facades_demo.yaml, one seed): TFLite conversion, stage 1
-#   GAN and WGAN, DeepLabv3 / SegGAN / SegWGAN, evaluation on the validation
-#   split, report. Prints the report's path (DEMO_DIR/report/report.md).
+#   GAN and WGAN-GP, a cross-entropy DeepLabv3, from it DeepLabv3 / SegGAN /
+#   SegWGAN / SegWGAN with scaled lambdas, each evaluated on val and test,
+#   the report. Prints the grad_share and critic_rank lines and the report's
+#   path (DEMO_DIR/report/report.md).
 #   DATA_DIR=...    CMP Facades (the folder holding base/); default
 #                   $(SHARED)/data/cmp_facades if present, else the official
 #                   download.

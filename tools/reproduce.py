@@ -89,7 +89,11 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   try:
     cli.run(reproduce)
-  except (protocol.PartFailed, protocol.Busy) as e:
+  except (plan_lib.PlanMismatch, protocol.Busy,
+          settings_lib.SettingsError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  except protocol.PartFailed as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   except KeyboardInterrupt:
