@@ -2,14 +2,16 @@
 
 Signatures of an export:
 
-* ``serving_default``: ``images`` uint8 [B, H, W, 3] of any size ->
-  ``labels`` int32 [B, H, W] and ``probabilities`` float32 [B, H, W, C].
+* ``serving_default``: ``images`` uint8 [B, H, W, 3] of any size (or one
+  image [H, W, 3]: B = 1) -> ``labels`` int32 [B, H, W] and
+  ``probabilities`` float32 [B, H, W, C]. Any other shape raises
+  InvalidArgumentError before the model runs (`batched`).
   The input normalisation, and the model's evaluation resize
   (`ModelInfo.resize_long_side`: the long side resized, predictions resized
   back bilinearly), are inside the graph.
-* ``logits``: ``pixels`` float32 [B, H, W, 3] on the [0, 255] scale ->
-  ``logits`` float32 [B, H, W, C] at the input size, without any resize:
-  what evaluation and test-time augmentation call.
+* ``logits``: ``pixels`` float32 [B, H, W, 3] (or [H, W, 3]) on the
+  [0, 255] scale -> ``logits`` float32 [B, H, W, C] at the input size,
+  without any resize: what evaluation and test-time augmentation call.
 
 ``assets.extra/segwgan.json`` holds the `ModelInfo` (dataset, normalisation,
 resize), ``assets.extra/needs_onednn`` marks an export with native
@@ -81,15 +83,16 @@ class ServingModule(tf.Module):
     return self._segmenter((pixels - self._mean) / self._stddev)
 
   @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.float32, name="pixels")])
+      tf.TensorSpec(None, tf.float32, name="pixels")])
   def logits_signature(self, pixels):
-    return {"logits": self.logits(pixels)}
+    return {"logits": self.logits(batched(pixels, "pixels"))}
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+  @tf.function(input_signature=[tf.TensorSpec(None, tf.uint8, name="images")])
   def serve(self, images):
-    """{'labels': int32 [B, H, W], 'probabilities': float32 [B, H, W, C]}."""
-    return self._serve(images)
+    """{'labels': int32 [B, H, W], 'probabilities': float32 [B, H, W, C]}
+    of images [B, H, W, 3] or one image [H, W, 3] (B = 1); anything else
+    raises InvalidArgumentError before the model runs."""
+    return self._serve(batched(images, "images"))
 
   def serving_function(self, size=None, outputs=SERVING_OUTPUTS):
     """A new tf.function: `serve` with only `outputs`, for [1, height,
@@ -119,6 +122,25 @@ class ServingModule(tf.Module):
   def signatures(self) -> dict:
     return {SERVING_KEY: self.serve.get_concrete_function(),
             LOGITS_KEY: self.logits_signature.get_concrete_function()}
+
+
+def batched(images, name: str):
+  """`images` [B, H, W, 3] as they are, one image [H, W, 3] as a batch of
+  one; for any other shape, or no pixel, an InvalidArgumentError naming
+  `name` before anything runs on them (a kernel given another rank may
+  abort the process: oneDNN's convolutions do)."""
+  images = tf.cond(tf.equal(tf.rank(images), 3), lambda: images[None],
+                   lambda: images)
+  shape = tf.shape(images)
+  padded = tf.concat([shape, tf.zeros([4], tf.int32)], 0)[:4]
+  valid = tf.logical_and(
+      tf.equal(tf.size(shape), 4),
+      tf.logical_and(tf.equal(padded[3], 3), tf.reduce_min(padded[:3]) > 0))
+  check = tf.debugging.Assert(valid, [
+      f"{name} must be [batch, height, width, 3] or one image [height, "
+      "width, 3], at least 1x1; got shape", shape])
+  with tf.control_dependencies([check]):
+    return tf.ensure_shape(tf.identity(images), [None, None, None, 3])
 
 
 def convert_tflite(saved_model_dir) -> bytes:

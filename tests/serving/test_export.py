@@ -2,7 +2,10 @@
 import collections
 import dataclasses
 import hashlib
+import json
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -282,3 +285,48 @@ def test_native_dilations_are_marked_and_refused_where_unsupported(
                      match=re.escape(str(native)) + ".*re-export without it"):
     export.load(native)
   export.load(exported)  # A default export loads anywhere.
+
+
+# Calls an export's signatures in a plain TensorFlow process; prints JSON.
+_SIGNATURE_CALLS = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+signatures = tf.saved_model.load(sys.argv[1]).signatures
+image = np.load(sys.argv[2])
+inputs = {
+    "one image": image, "batch": image[None], "two dimensions": image[..., 0],
+    "four channels": np.concatenate([image, image[..., :1]], -1)[None],
+    "five dimensions": image[None, None], "empty": image[None, :0]}
+results = {}
+for name, value in inputs.items():
+  try:
+    outputs = signatures["serving_default"](images=tf.constant(value))
+    results[name] = outputs["labels"].numpy().tolist()
+  except tf.errors.InvalidArgumentError as error:
+    results[name] = "InvalidArgumentError: " + error.message
+logits = signatures["logits"](pixels=tf.constant(image, tf.float32))
+results["logits of one image"] = list(logits["logits"].shape)
+print(json.dumps(results))
+"""
+
+
+def test_serving_signature_batches_one_image_and_refuses_other_shapes(
+    exported, images, tmp_path):
+  """In a plain TensorFlow process (no segwgan): one image [H, W, 3] is a
+  batch of one; other shapes raise InvalidArgumentError naming the input,
+  and the process goes on (a oneDNN CHECK failure used to abort it)."""
+  image = images[0][:40, :50]
+  np.save(tmp_path / "image.npy", image)
+  result = subprocess.run(
+      [sys.executable, "-c", _SIGNATURE_CALLS, str(exported),
+       str(tmp_path / "image.npy")], capture_output=True, text=True,
+      timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  results = json.loads(result.stdout.strip().splitlines()[-1])
+  assert np.shape(results["batch"]) == (1, 40, 50)
+  assert results["one image"] == results["batch"]
+  for name in ("two dimensions", "four channels", "five dimensions", "empty"):
+    assert results[name].startswith("InvalidArgumentError"), name
+    assert "images must be [batch, height, width, 3]" in results[name], name
+  assert results["logits of one image"] == [1, 40, 50, 21]
