@@ -255,7 +255,7 @@ def summary_lines(plan, table, summaries, comparisons) -> List[str]:
   seeds = (f"{len(plan.seeds)} seeds (mean ± std)" if len(plan.seeds) > 1
            else "one seed")
   lines = [f"- {HEADLINE_SPLIT.capitalize()} mIoU (%), {seeds}: " + ", ".join(
-      f"{rows[r].title} {tables.spread(s.metrics['miou'])}"
+      f"{rows[r].title} {tables.spread(s['miou'])}"
       for r, s in summaries.items()) + "."]
   for name, c in comparisons.items():
     i = c.pooled
@@ -363,7 +363,6 @@ def render(plan: plan_lib.Plan, argv: List[str], out_dir: pathlib.Path
   results.save(out_dir / MATRICES, runs)
   test = runs[HEADLINE_SPLIT]
   summaries = results.summarise(test, row_names)
-  val_summaries = results.summarise(runs["val"], row_names)
   comparisons = results.compare(
       test, row_names, plan_lib.BASELINE, samples=settings.bootstrap_samples,
       confidence=settings.confidence, seed=settings.bootstrap_seed)
@@ -405,8 +404,6 @@ def render(plan: plan_lib.Plan, argv: List[str], out_dir: pathlib.Path
          (table.notes if table else ())]
   md += ["", "Per seed (mIoU on test and on val; val is where choices are "
          "made):", "", tables.per_seed(runs, titles), "",
-         f"## Per-class IoU on {HEADLINE_SPLIT} (%)", "",
-         tables.per_class(info.class_names, titles, summaries), "",
          "## Differences to the DeepLabv3 row", ""]
   if comparisons:
     md += [f"A bootstrap over seeds and {HEADLINE_SPLIT} images, "
@@ -483,10 +480,10 @@ def render(plan: plan_lib.Plan, argv: List[str], out_dir: pathlib.Path
                                        for m in results.METRICS}
                           for (s, r), v in split_runs.items()}
                   for split, split_runs in runs.items()},
-      "summary": {r: {m: vars(s.metrics[m]) for m in results.METRICS}
-                  for r, s in summaries.items()},
-      "val_summary": {r: {m: vars(s.metrics[m]) for m in results.METRICS}
-                      for r, s in val_summaries.items()},
+      "summary": {split: {r: {m: vars(v) for m, v in s.items()}
+                          for r, s in results.summarise(
+                              split_runs, row_names).items()}
+                  for split, split_runs in runs.items()},
       "bootstrap": {"samples": settings.bootstrap_samples,
                     "confidence": settings.confidence,
                     "seed": settings.bootstrap_seed,

@@ -3,12 +3,10 @@
 Each row's evaluation (tools/evaluate.py) leaves per_image.npz (per-image
 confusion matrices). Here they are gathered per (seed, row), saved together
 beside the report (`save`, `load`: what `recompute.py` reads), summarised
-over seeds, and each row is compared with the baseline row by the paired
-bootstrap over seeds and images (`bootstrap.py`).
+over seeds, and each row is compared with the baseline row (`bootstrap.py`).
 """
 import dataclasses
 import pathlib
-import warnings
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -61,31 +59,15 @@ def value(result: per_image.PerImage, metric: str):
   return per_image.metrics_of(result)[metric]
 
 
-@dataclasses.dataclass
-class Summary:
-  """A row's metrics over seeds: {metric: Spread}, per-class IoU."""
-  seeds: List[int]
-  metrics: Dict[str, bootstrap.Spread]
-  per_class_iou: np.ndarray  # mean over seeds, NaN where undefined
-  per_class_iou_std: np.ndarray
-
-
-def summarise(runs: Runs, row_names: Sequence[str]) -> Dict[str, Summary]:
+def summarise(runs: Runs, row_names: Sequence[str]
+              ) -> Dict[str, Dict[str, bootstrap.Spread]]:
+  """{row: {metric: its spread over seeds}} of the rows that ran."""
   summaries = {}
   for row in row_names:
-    chosen = sorted((s, r) for (s, name), r in runs.items() if name == row)
-    if not chosen:
-      continue
-    metrics = {m: bootstrap.Spread.of([value(r, m) for _, r in chosen])
-               for m in METRICS}
-    ious = np.asarray([value(r, "per_class_iou") for _, r in chosen],
-                      np.float64)
-    with warnings.catch_warnings():
-      warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN classes
-      mean = np.nanmean(ious, axis=0)
-      std = (np.nanstd(ious, axis=0, ddof=1) if len(ious) > 1
-             else np.zeros(ious.shape[1]))
-    summaries[row] = Summary([s for s, _ in chosen], metrics, mean, std)
+    chosen = [r for (_, name), r in sorted(runs.items()) if name == row]
+    if chosen:
+      summaries[row] = {m: bootstrap.Spread.of([value(r, m) for r in chosen])
+                        for m in METRICS}
   return summaries
 
 

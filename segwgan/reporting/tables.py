@@ -7,8 +7,6 @@ titles ({row name: title}, `plan.Row.title`).
 import math
 from typing import Dict, Optional, Sequence
 
-import numpy as np
-
 from segwgan.reporting import bootstrap
 from segwgan.reporting import paper
 from segwgan.reporting import results
@@ -69,7 +67,7 @@ def paper_vs_measured(table: Optional[paper.PaperTable], rows,
           table and row.paper_setting) else None
       line.append("-" if known is None else f"{known:.1f}")
       summary = summaries.get(row.name)
-      line.append(spread(summary.metrics[metric]) if summary else "not run")
+      line.append(spread(summary[metric]) if summary else "not run")
     lines.append(line)
   return markdown(header, lines)
 
@@ -86,23 +84,6 @@ def per_seed(runs_by_split: Dict[str, results.Runs],
            for seed, row in keys]
   return markdown(["seed", "method"] + [f"{s} mIoU" for s in splits], lines,
                   align="ll" + "r" * len(splits))
-
-
-def per_class(class_names: Sequence[str], titles: Dict[str, str],
-              summaries: Dict) -> str:
-  """Per-class IoU of each row (mean ± std over seeds)."""
-  names = [r for r in titles if r in summaries]
-  lines = []
-  for k, name in enumerate(class_names):
-    line = [name]
-    for row in names:
-      s = summaries[row]
-      cell = percent(s.per_class_iou[k])
-      if len(s.seeds) > 1 and np.isfinite(s.per_class_iou[k]):
-        cell += f" ± {100 * s.per_class_iou_std[k]:.2f}"
-      line.append(cell)
-    lines.append(line)
-  return markdown(["class"] + [titles[r] for r in names], lines)
 
 
 def differences(comparisons: Dict, titles: Dict[str, str]) -> str:
