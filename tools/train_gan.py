@@ -16,6 +16,9 @@ from segwgan.training import tasks
 flags.DEFINE_enum("gan_loss", "gan", list(experiments.GAN_LOSS_PRESETS),
                   "gan (log loss, Eq. 1/5/7), wgan (Eq. 6/8, weight clipping, "
                   "5 critic steps) or wgan_gp (gradient penalty).")
+flags.DEFINE_integer("figure_images", 4, "G's reconstructions of this many "
+                     "validation images (first by id) are written to "
+                     "MODEL_DIR/reconstructions.")
 cli.define_experiment_flags()
 FLAGS = flags.FLAGS
 
@@ -27,7 +30,7 @@ def main(_):
         config_files=FLAGS.config_file, flag_values=cli.flag_values(),
         params_override=FLAGS.params_override)
     cli.check_experiment(params)
-    step = tasks.train_stage1(params, FLAGS.model_dir)
+    step = tasks.train_stage1(params, FLAGS.model_dir, FLAGS.figure_images)
     print(f"stage 1 ({params.task.gan_loss}) at step {step}: {FLAGS.model_dir}")
   cli.run(train)
 

@@ -83,6 +83,12 @@ class GanTask(TrainingTask):
     clip_value: WGAN weight clipping bound.
     gp_weight: WGAN-GP gradient penalty weight.
     critic_optimizer: D's optimizer (G's is the trainer's optimizer_config).
+    plateau_patience, plateau_min_delta: the stop rule. Every
+      trainer.validation_interval steps G's L1 on the validation split is
+      measured (MODEL_DIR/stage1_validation.json); stage 1 stops once
+      `plateau_patience` evaluations in a row have not brought it below
+      (1 - plateau_min_delta) x the best before them. trainer.train_steps
+      is the budget cap; patience 0 disables the rule.
   """
   generator: gan.GeneratorConfig = dataclasses.field(
       default_factory=gan.GeneratorConfig)
@@ -94,6 +100,8 @@ class GanTask(TrainingTask):
   gp_weight: float = 10.0
   critic_optimizer: optimization.OptimizationConfig = dataclasses.field(
       default_factory=lambda: adam(2e-4, beta_1=0.5))
+  plateau_patience: int = 3
+  plateau_min_delta: float = 0.01
   train_data: data_config.DataConfig = dataclasses.field(
       default_factory=data_config.DataConfig)
   validation_data: data_config.DataConfig = dataclasses.field(

@@ -128,6 +128,86 @@ class GradShares(tf_keras.callbacks.Callback):
                                  step)
 
 
+def plateau_reached(l1_curve, patience: int, min_delta: float) -> bool:
+  """Stage 1's stop rule: the last `patience` evaluations all failed to
+  bring the validation L1 below (1 - min_delta) x the best before them.
+  `patience` 0 disables it (only train_steps stops stage 1)."""
+  if patience <= 0 or len(l1_curve) <= patience:
+    return False
+  best = min(l1_curve[:-patience])
+  return min(l1_curve[-patience:]) >= best * (1.0 - min_delta)
+
+
+def plateau_rule(patience: int, min_delta: float) -> str:
+  return (f"validation L1 not below (1 - {min_delta:g}) x its best for "
+          f"{patience} evaluations")
+
+
+class GanValidation(tf_keras.callbacks.Callback):
+  """Stage 1's validation curve and stop rule.
+
+  Every `every` epochs and at the last one: `evaluate()` gives {'l1',
+  'critic_rank', 'separation', ...}; they go to TensorBoard (`log_dir`) and
+  to `path` as {"curve": [{"step", "l1", "critic_rank", "separation"}],
+  "stop": null or {"stopped_at", "stop_rule"}}. Training stops when
+  `plateau_reached`; "stop" is also set when the last epoch is reached.
+  A resumed run reads the curve back (dropping evaluations after the step
+  it resumes from), so the rule sees the same curve as an unbroken run.
+  """
+
+  def __init__(self, evaluate: Callable[[], dict], every: int, path: str,
+               log_dir: str, patience: int, min_delta: float):
+    super().__init__()
+    self.evaluate = evaluate
+    self.every = max(1, every)
+    self.path = path
+    self.writer = tf.summary.create_file_writer(log_dir)
+    self.patience = patience
+    self.min_delta = min_delta
+    self.curve = []
+
+  def on_train_begin(self, logs=None):
+    start = _step(self.model)
+    self.curve = [entry for entry in read_gan_validation(self.path)["curve"]
+                  if entry["step"] <= start]
+
+  def on_epoch_end(self, epoch, logs=None):
+    last = (epoch + 1) == self.params.get("epochs")
+    if not last and (epoch + 1) % self.every:
+      return
+    step = _step(self.model)
+    result = self.evaluate()
+    entry = {"step": step, **{k: result[k] for k in
+                              ("l1", "critic_rank", "separation")}}
+    self.curve = [e for e in self.curve if e["step"] < step] + [entry]
+    logging.info("step %d: stage-1 validation L1 %.4f critic_rank %.3f "
+                 "separation %.4g", step, entry["l1"], entry["critic_rank"],
+                 entry["separation"])
+    with self.writer.as_default(step=step):
+      for name in ("l1", "critic_rank", "separation"):
+        tf.summary.scalar(name, entry[name])
+    self.writer.flush()
+    stop = None
+    if plateau_reached([e["l1"] for e in self.curve], self.patience,
+                       self.min_delta):
+      stop = {"stopped_at": step,
+              "stop_rule": plateau_rule(self.patience, self.min_delta)}
+      self.model.stop_training = True
+    elif last:
+      stop = {"stopped_at": step, "stop_rule": "train_steps reached"}
+    io_utils.atomic_write_text(self.path, json.dumps(
+        {"curve": self.curve, "stop": stop}, indent=2))
+
+
+def read_gan_validation(path: str) -> dict:
+  """The stage-1 validation file, or an empty curve if there is none."""
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except FileNotFoundError:
+    return {"curve": [], "stop": None}
+
+
 class Checkpointing(tf_keras.callbacks.Callback):
   """Saves a checkpoint at every epoch end (an epoch = checkpoint interval)."""
 

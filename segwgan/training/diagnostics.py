@@ -21,12 +21,14 @@ import tensorflow as tf
 
 from segwgan import io_utils
 from segwgan import losses
+from segwgan.data import decode
 from segwgan.data import pipeline
 from segwgan.modeling import generator as generator_lib
 from segwgan.training import frozen
 from segwgan.training import maps
 
 DIAGNOSTICS_FILE = "diagnostics.json"
+RECONSTRUCTIONS_DIR = "reconstructions"
 NOISE_SEED = 1234
 MULTIPLE = 16  # G's input size must be a multiple of 16 (generator.LEVELS).
 
@@ -80,6 +82,52 @@ def gan_validation(generator, critic, examples: Iterable[dict],
   return {"l1": float(np.mean(l1)),
           "critic_rank": float(np.mean(real > fake)),
           "separation": float(np.mean(real - fake)), "images": len(l1)}
+
+
+def reconstruction(generator, example: dict, num_classes: int,
+                   long_side: int) -> np.ndarray:
+  """uint8 G(Y) of a raw example's ground truth at the evaluation scale
+  (the map padded to a multiple of 16 with empty pixels), resized to the
+  image's size."""
+  label = tf.convert_to_tensor(example["label"])
+  original = tf.shape(label)[:2]
+  size = pipeline.scaled_size(original, long_side)
+  label = tf.cast(tf.image.resize(label, size, method="nearest"), tf.int32)
+  pad = (-size) % MULTIPLE
+  label = tf.pad(label - 255, [[0, pad[0]], [0, pad[1]], [0, 0]]) + 255
+  image = frozen.reconstruct(
+      generator, maps.ground_truth_map(label[None], num_classes))[0]
+  image = tf.image.resize(image[:size[0], :size[1]], original,
+                          method="bilinear")
+  return tf.cast(tf.clip_by_value((image + 1.0) * 127.5, 0, 255),
+                 tf.uint8).numpy()
+
+
+def write_reconstructions(generator, examples: Iterable[dict], count: int,
+                          num_classes: int, long_side: int,
+                          model_dir: str) -> list:
+  """MODEL_DIR/reconstructions/<id>.png for the first `count` of
+  `examples` (raw, possibly still encoded) by sorted id; returns the ids."""
+  encoded = {}
+  for example in examples:
+    encoded[example["id"].decode()] = example
+  ids = sorted(encoded)[:count]
+  states = _noise_states(generator)
+  generator_lib.reset_noise(generator, NOISE_SEED)
+  try:
+    with io_utils.atomic_directory(
+        os.path.join(model_dir, RECONSTRUCTIONS_DIR)) as tmp:
+      for image_id in ids:
+        example = encoded[image_id]
+        if isinstance(example["image"], bytes):
+          example = decode.decode_example(example)
+        io_utils.atomic_write_bytes(
+            tmp / f"{image_id}.png", decode.png_bytes(reconstruction(
+                generator, example, num_classes, long_side)))
+  finally:
+    for layer, state in zip(generator.noise, states):
+      layer.noise.state.assign(state)
+  return ids
 
 
 def write_stage2_diagnostics(model_dir: str, grad_share_sums, samples: int,

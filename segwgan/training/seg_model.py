@@ -130,17 +130,19 @@ class SegTrainer(tf_keras.Model):
           term, variables, output_gradients=tf.fill(tf.shape(term), weight)))
 
     def measure():
-      shares = tf.math.divide_no_nan(
+      return tf.math.divide_no_nan(
           tf.stack([norm(content, self.lambda_content),
                     norm(adversarial, self.lambda_adversarial)]),
           norm(segmentation))
-      self.grad_share_sums.assign_add(shares)
-      self.grad_share_last.assign(shares)
-      self.grad_share_samples.assign_add(1)
-      return shares
 
     sampled = tf.equal((self.step + 1) % self.diagnostics_interval, 0)
-    tf.cond(sampled, measure, lambda: tf.zeros([2]))
+    shares = tf.cond(sampled, measure, lambda: tf.zeros([2]))
+    # Updated outside the cond: a distributed variable's update there would
+    # cross a synchronization point.
+    self.grad_share_sums.assign_add(shares)
+    self.grad_share_last.assign(tf.where(sampled, shares,
+                                         self.grad_share_last))
+    self.grad_share_samples.assign_add(tf.cast(sampled, tf.int64))
 
   def visualise(self, features, labels):
     """input | ground truth | prediction (| G's reconstruction of it)."""

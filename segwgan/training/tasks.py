@@ -32,6 +32,10 @@ from segwgan.training import runner
 from segwgan.training import seg_model
 
 PARAMS_FILE = "params.yaml"
+STAGE1_VALIDATION_FILE = "stage1_validation.json"
+# Where a SegTrainer checkpoint (tf.train.Checkpoint(trainer=...)) keeps the
+# segmenter's variables.
+STAGE2_SEGMENTER_KEY = "trainer/segmenter/"
 
 
 def dataset_fn(data: data_config.DataConfig
@@ -95,8 +99,15 @@ def build_gan_trainer(params: cfg.ExperimentConfig,
   return trainer
 
 
-def train_stage1(params: cfg.ExperimentConfig, model_dir: str) -> int:
-  """Trains G and D (Eq. 7-13, 16); returns the step reached."""
+def train_stage1(params: cfg.ExperimentConfig, model_dir: str,
+                 figure_images: int = 4) -> int:
+  """Trains G and D (Eq. 7-13, 16) until the stop rule fires or
+  train_steps; returns the step reached.
+
+  Writes MODEL_DIR/stage1_validation.json (the validation curve and why
+  training stopped; a rerun after a stop trains nothing) and G's
+  reconstructions of the first `figure_images` validation images by id.
+  """
   task = params.task
   precision = params.runtime.mixed_precision_dtype or "float32"
   runner.set_precision(precision)
@@ -107,10 +118,30 @@ def train_stage1(params: cfg.ExperimentConfig, model_dir: str) -> int:
   save_params(params, model_dir)
   _, extra = _common_callbacks(params, model_dir, "g_optimizer",
                                _sample_batch(params))
-  return runner.fit(trainer, dataset_fn(task.train_data), model_dir=model_dir,
-                    train_steps=params.trainer.train_steps,
+  data = task.validation_data
+  num_classes = labels.get_info(data.dataset).num_classes
+  path = os.path.join(model_dir, STAGE1_VALIDATION_FILE)
+  validation = callbacks.GanValidation(
+      lambda: diagnostics.gan_validation(
+          trainer.generator, trainer.critic,
+          registry.read_split(data).as_numpy_iterator(), num_classes,
+          data.resize_long_side),
+      every=runner.epochs_between(params.trainer.validation_interval,
+                                  params.trainer.checkpoint_interval),
+      path=path, log_dir=os.path.join(model_dir, "validation"),
+      patience=task.plateau_patience, min_delta=task.plateau_min_delta)
+  stop = callbacks.read_gan_validation(path)["stop"]
+  step = runner.fit(trainer, dataset_fn(task.train_data), model_dir=model_dir,
+                    train_steps=(stop["stopped_at"] if stop
+                                 else params.trainer.train_steps),
                     checkpoint_interval=params.trainer.checkpoint_interval,
-                    callbacks=extra, max_to_keep=params.trainer.max_to_keep)
+                    callbacks=[*extra, validation],
+                    max_to_keep=params.trainer.max_to_keep)
+  diagnostics.write_reconstructions(
+      trainer.generator, registry.read_split(data, decoded=False)
+      .as_numpy_iterator(), figure_images, num_classes,
+      data.resize_long_side, model_dir)
+  return step
 
 
 def load_stage1(gan_model_dir: str, variant: variants.Variant,
@@ -140,6 +171,24 @@ def load_stage1(gan_model_dir: str, variant: variants.Variant,
   status.expect_partial().assert_existing_objects_matched()
   logging.info("loaded G and D (%s) from %s", stage1.gan_loss, latest)
   return generator, critic
+
+
+def init_segmenter(segmenter, init_checkpoint: str, modules) -> None:
+  """Starts `segmenter` from `init_checkpoint`: a segwgan stage-2 model_dir
+  or checkpoint prefix (its segmenter's weights, all of them) or a Model
+  Garden style checkpoint (`modules` of it, see
+  `segmenter.init_from_checkpoint`)."""
+  path = segmenter_lib.resolve_checkpoint(init_checkpoint)
+  saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+  if any(key.startswith(STAGE2_SEGMENTER_KEY) for key in saved):
+    status = tf.train.Checkpoint(trainer=tf.train.Checkpoint(
+        segmenter=segmenter)).restore(path)
+    status.expect_partial().assert_existing_objects_matched()
+    logging.info("segmenter initialised from the stage-2 checkpoint %s", path)
+    return
+  segmenter_lib.init_from_checkpoint(
+      segmenter, path,
+      modules=(modules,) if isinstance(modules, str) else tuple(modules))
 
 
 def evaluate_fn(segmenter, data: data_config.DataConfig) -> Callable[[], dict]:
@@ -176,10 +225,8 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
   with strategy.scope():
     segmenter = segmenter_lib.build_segmenter(task.model)
     if task.init_checkpoint:
-      modules = task.init_checkpoint_modules
-      segmenter_lib.init_from_checkpoint(
-          segmenter, task.init_checkpoint,
-          modules=(modules,) if isinstance(modules, str) else tuple(modules))
+      init_segmenter(segmenter, task.init_checkpoint,
+                     task.init_checkpoint_modules)
     generator = critic = None
     if variant.gan_loss is not None:
       generator, critic = load_stage1(task.gan_model_dir, variant,

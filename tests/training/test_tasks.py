@@ -1,0 +1,112 @@
+"""Both stages end to end on real CMP Facades files (tiny runs): the files
+stage 1 and stage 2 write, the stop rule, a stage 2 started from another
+stage-2 run."""
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from segwgan.configs import experiments
+from segwgan.configs import overrides
+from segwgan.training import tasks
+
+TINY = {"trainer": {"train_steps": 2, "checkpoint_interval": 1,
+                    "summary_interval": 1, "validation_interval": 1},
+        "task": {"train_data": {"global_batch_size": 2,
+                                "output_size": [64, 64],
+                                "resize_long_side": 128,
+                                "shuffle_buffer_size": 4},
+                 "validation_data": {"resize_long_side": 128}}}
+
+
+@pytest.fixture(scope="module")
+def data_dirs(shared_data, tmp_path_factory):
+  """12 real CMP base images in the official layout, and a TFDS dir."""
+  root = tmp_path_factory.mktemp("tasks")
+  base = root / "cmp" / "base"
+  base.mkdir(parents=True)
+  for k in range(1, 13):
+    for ext in ("jpg", "png", "xml"):
+      name = f"cmp_b{k:04d}.{ext}"
+      shutil.copy(shared_data / "cmp_facades" / "base" / name, base / name)
+  data = {"source_dir": str(root / "cmp"), "tfds_data_dir": str(root / "tfds")}
+  return {"task": {"train_data": dict(data), "validation_data": dict(data)}}
+
+
+def params(experiment, data_dirs, task=None, presets=None):
+  values = {"task": {**data_dirs["task"], **(task or {})}}
+  return overrides.build(experiment, presets=presets, flag_values=values,
+                         params_override=json.dumps(TINY))
+
+
+@pytest.fixture(scope="module")
+def stage1(data_dirs, tmp_path_factory):
+  model_dir = tmp_path_factory.mktemp("stage1")
+  config = params("stage1_cmp_facades_cpu", data_dirs,
+                  task={"generator": {"base_filters": 8},
+                        "critic": {"base_filters": 8}, "critic_steps": 1},
+                  presets=experiments.GAN_LOSS_PRESETS["wgan_gp"])
+  step = tasks.train_stage1(config, str(model_dir), figure_images=2)
+  return model_dir, step
+
+
+def test_stage1_writes_its_validation_curve_and_reconstructions(stage1):
+  model_dir, step = stage1
+  assert step == 2
+  result = json.loads((model_dir / "stage1_validation.json").read_text())
+  assert [e["step"] for e in result["curve"]] == [1, 2]
+  for entry in result["curve"]:
+    assert entry["l1"] > 0 and 0 <= entry["critic_rank"] <= 1
+    assert np.isfinite(entry["separation"])
+  assert result["stop"] == {"stopped_at": 2, "stop_rule": "train_steps reached"}
+  pngs = sorted((model_dir / "reconstructions").glob("*.png"))
+  assert len(pngs) == 2
+  assert Image.open(pngs[0]).mode == "RGB"
+  assert list((model_dir / "validation").glob("events.out.tfevents.*"))
+
+
+def test_stage2_diagnostics_and_a_start_from_a_stage2_run(stage1, data_dirs,
+                                                          tmp_path):
+  gan_dir, _ = stage1
+  seg_task = {"init_checkpoint": "", "diagnostics_interval": 1,
+              "gan_model_dir": str(gan_dir)}
+  first = tmp_path / "deeplabv3"
+  tasks.train_stage2(params("stage2_cmp_facades_cpu", data_dirs,
+                            task={**seg_task, "variant": "deeplabv3"}),
+                     str(first), validate_last=False)
+  second = tmp_path / "segwgan"
+  config = params("stage2_cmp_facades_cpu", data_dirs,
+                  task={**seg_task, "variant": "segwgan",
+                        "init_checkpoint": str(first)})
+  tasks.train_stage2(config, str(second), validate_last=False)
+  result = json.loads((second / "diagnostics.json").read_text())
+  assert result["grad_share_samples"] == 2
+  assert result["grad_share"]["content"] > 0
+  assert result["grad_share"]["adversarial"] > 0
+  assert 0 <= result["critic_rank"] <= 1 and result["critic_rank_images"] >= 1
+  assert not (first / "diagnostics.json").exists()
+
+
+def test_init_segmenter_reads_a_stage2_model_dir(data_dirs, tmp_path):
+  """The segmenter started from a stage-2 model_dir has the weights the
+  serving loader reads from that run's latest checkpoint."""
+  from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
+  from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
+  run = tmp_path / "run"
+  config = params("stage2_cmp_facades_cpu", data_dirs,
+                  task={"init_checkpoint": "", "variant": "deeplabv3",
+                        "diagnostics_interval": 0})
+  tasks.train_stage2(config, str(run), validate_last=False)
+  segmenter = segmenter_lib.build_segmenter(config.task.model)
+  before = [v.numpy().copy() for v in segmenter.trainable_variables]
+  tasks.init_segmenter(segmenter, str(run), "all")
+  saved = checkpoints.load(str(run)).segmenter
+  assert len(saved.variables) == len(segmenter.variables)
+  for mine, theirs in zip(segmenter.variables, saved.variables):
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+  assert any(not np.array_equal(b, v.numpy()) for b, v in
+             zip(before, segmenter.trainable_variables))
