@@ -40,7 +40,14 @@ def choose(grad_share: Dict[str, float], lambdas: Dict[str, float]
   return chosen
 
 
+def _decimal(value: float) -> str:
+  """e.g. 100.0, 2.5, 0.012346: always a float to YAML (which reads 100 as
+  an int)."""
+  text = f"{value:.6f}".rstrip("0")
+  return text + "0" if text.endswith(".") else text
+
+
 def override(chosen: Dict[str, float]) -> str:
   """The --params_override of tools/train_seg.py setting `chosen`."""
-  values = ", ".join(f"{k}: {v:.6g}" for k, v in sorted(chosen.items()))
+  values = ", ".join(f"{k}: {_decimal(v)}" for k, v in sorted(chosen.items()))
   return f"task: {{{values}}}"

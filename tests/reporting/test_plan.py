@@ -107,8 +107,8 @@ def test_later_parts_read_earlier_outputs(tmp_path):
   # content: 0.1 * 0.2 / 0.01 = 2; adversarial: factor 2e5, clipped to 1000.
   assert plan.ablation_lambdas() == pytest.approx(
       {"lambda_content": 2.0, "lambda_adversarial": 100.0})
-  assert ("--params_override=task: {lambda_adversarial: 100, "
-          "lambda_content: 2}") in parts[f"seed0_{ablation.ROW}"].args
+  assert ("--params_override=task: {lambda_adversarial: 100.0, "
+          "lambda_content: 2.0}") in parts[f"seed0_{ablation.ROW}"].args
 
 
 def test_a_new_variant_needs_no_other_edit(tmp_path, monkeypatch):

@@ -142,7 +142,7 @@ def test_report_numbers(output, examples):
   # clipped to 1000 x 0.1 = 100.
   assert result["ablation"]["lambdas"] == pytest.approx(
       {"lambda_content": 2.0, "lambda_adversarial": 100.0})
-  assert "lambda_adversarial: 100, lambda_content: 2" in text
+  assert "lambda_adversarial: 100.0, lambda_content: 2.0" in text
   assert "Wall time of the dataset's protocol: **" in text
 
 
