@@ -61,11 +61,20 @@ class ModelInfo:
     return self.labels.num_classes
 
   def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
+    """The fields, and for readers without segwgan the dataset's
+    `class_names` and `palette` ([r, g, b] of each class id)."""
+    values = dataclasses.asdict(self)
+    values["class_names"] = list(self.labels.class_names)
+    values["palette"] = [list(colour) for colour in self.labels.colours]
+    return json.dumps(values, indent=2) + "\n"
 
   @classmethod
   def from_json(cls, text: str) -> "ModelInfo":
+    """The `ModelInfo` of `to_json` (class names and palette: the
+    dataset's)."""
     values = json.loads(text)
+    values.pop("class_names", None)
+    values.pop("palette", None)
     values["mean"] = tuple(values["mean"])
     values["stddev"] = tuple(values["stddev"])
     return cls(**values)

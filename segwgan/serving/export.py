@@ -14,7 +14,9 @@ Signatures of an export:
   without any resize: what evaluation and test-time augmentation call.
 
 ``assets.extra/segwgan.json`` holds the `ModelInfo` (dataset, normalisation,
-resize), ``assets.extra/needs_onednn`` marks an export with native
+resize, and the class names and palette), ``assets.extra/classes.csv`` the
+classes again for any reader (``id,name,red,green,blue``, one row per
+class id), ``assets.extra/needs_onednn`` marks an export with native
 dilations (see below), and ``model.tflite`` the optional TFLite conversion of
 ``serving_default`` (float32, builtin ops only, so XNNPACK runs all of it;
 batch 1 of any size after `resize_tensor_input`, or of one size:
@@ -28,6 +30,8 @@ request), a dilated depthwise convolution as one op with dilations (Keras'
 SpaceToBatchND / conv / BatchToSpaceND with run-time paddings split
 XNNPACK's graph in 24 pieces).
 """
+import csv
+import io
 import numbers
 import pathlib
 import tempfile
@@ -35,10 +39,12 @@ import tempfile
 import tensorflow as tf
 
 from segwgan import io_utils
+from segwgan import labels
 from segwgan.modeling import folded
 from segwgan.serving import checkpoints
 
 INFO_FILE = "assets.extra/segwgan.json"
+CLASSES_FILE = "assets.extra/classes.csv"
 NEEDS_ONEDNN_FILE = "assets.extra/needs_onednn"
 TFLITE_FILE = "model.tflite"
 SERVING_KEY = "serving_default"
@@ -198,6 +204,7 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
     info_path = tmp / INFO_FILE
     info_path.parent.mkdir(parents=True, exist_ok=True)
     info_path.write_text(loaded.info.to_json())
+    (tmp / CLASSES_FILE).write_text(classes_csv(loaded.info.labels))
     if native_dilations:
       (tmp / NEEDS_ONEDNN_FILE).write_text(
           "exported with --native_dilations: runs only with TensorFlow's "
@@ -206,6 +213,16 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
       (tmp / TFLITE_FILE).write_bytes(_tflite(loaded, tflite_size,
                                               tflite_outputs))
   return export_dir
+
+
+def classes_csv(info: labels.DatasetInfo) -> str:
+  """``id,name,red,green,blue`` rows of a dataset's classes."""
+  text = io.StringIO()
+  writer = csv.writer(text, lineterminator="\n")
+  writer.writerow(["id", "name", "red", "green", "blue"])
+  for i, (name, colour) in enumerate(zip(info.class_names, info.colours)):
+    writer.writerow([i, name, *colour])
+  return text.getvalue()
 
 
 def checked_tflite_size(size, tflite: bool) -> tuple:

@@ -3,8 +3,8 @@
 Per image ``<stem>``: ``<stem>_labels.png`` (palette PNG whose pixel values
 are the class ids), ``<stem>_overlay.png`` (image blended with the class
 colours) and ``<stem>_figure.png`` (image | prediction | ground truth when
-it is known, as in the paper's Figures 5 and 7). Every file is written
-atomically.
+it is known, as in the paper's Figures 5 and 7), these two above a legend
+naming the classes they show. Every file is written atomically.
 """
 import glob
 import pathlib
@@ -55,16 +55,18 @@ def write_outputs(output_dir, stem: str, image: np.ndarray,
                   prediction: np.ndarray, info: labels_lib.DatasetInfo,
                   ground_truth: Optional[np.ndarray] = None) -> list:
   """Writes the three files of one image; returns their paths."""
-  output_dir = pathlib.Path(output_dir)
   panels = [("image", image), ("prediction",
                                visualize.colourise(prediction, info))]
+  shown = [prediction]
   if ground_truth is not None:
     panels.append(("ground truth", visualize.colourise(ground_truth, info)))
-  return [
-      visualize.save_png(visualize.palette_image(prediction, info),
-                         output_dir / f"{stem}_labels.png"),
-      visualize.save_png(visualize.overlay(image, prediction, info),
-                         output_dir / f"{stem}_overlay.png"),
-      visualize.save_png(visualize.side_by_side(panels),
-                         output_dir / f"{stem}_figure.png"),
-  ]
+    shown.append(ground_truth)
+  pictures = {
+      "labels": visualize.palette_image(prediction, info),
+      "overlay": visualize.with_legend(
+          visualize.overlay(image, prediction, info), [prediction], info),
+      "figure": visualize.with_legend(visualize.side_by_side(panels), shown,
+                                      info)}
+  return [visualize.save_png(picture,
+                             pathlib.Path(output_dir) / f"{stem}_{kind}.png")
+          for kind, picture in pictures.items()]

@@ -1,5 +1,6 @@
 """SavedModel / TFLite export of the converted DeepLab on real VOC images."""
 import collections
+import csv
 import dataclasses
 import hashlib
 import json
@@ -330,3 +331,15 @@ def test_serving_signature_batches_one_image_and_refuses_other_shapes(
     assert results[name].startswith("InvalidArgumentError"), name
     assert "images must be [batch, height, width, 3]" in results[name], name
   assert results["logits of one image"] == [1, 40, 50, 21]
+
+
+def test_export_carries_class_names_and_palette(exported):
+  info = json.loads((exported / export.INFO_FILE).read_text())
+  assert len(info["class_names"]) == len(info["palette"]) == 21
+  assert info["class_names"][15] == "person"
+  assert info["palette"][15] == [192, 128, 128]
+  with open(exported / export.CLASSES_FILE, newline="") as f:
+    rows = list(csv.reader(f))
+  assert rows[0] == ["id", "name", "red", "green", "blue"]
+  assert len(rows) == 22 and rows[16] == ["15", "person", "192", "128", "128"]
+  assert export.load(exported)[1].labels.class_names[15] == "person"

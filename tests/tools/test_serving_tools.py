@@ -172,7 +172,8 @@ def test_predict_writes_labels_overlays_and_figures(exported, voc_images,
     truth = np.asarray(Image.open(shared_data / VOC / "SegmentationClass" /
                                   f"{stem}.png"))
     total.update(truth, prediction)
-    assert Image.open(out / f"{stem}_overlay.png").size == image.size
+    overlay = Image.open(out / f"{stem}_overlay.png")  # Legend below.
+    assert overlay.width == image.width and overlay.height > image.height
     figure = Image.open(out / f"{stem}_figure.png")
     assert figure.size[0] > 2 * image.size[0]  # image | prediction
   # A VOC-trained model on VOC images: far better than chance.
