@@ -138,6 +138,7 @@ def loss_curves(panels: Sequence[Tuple[str, Sequence[Series]]],
       values = np.asarray([p[1] for p in s.points])
       axis.plot(steps, values, color=s.colour, alpha=0.25, linewidth=0.8)
       axis.plot(steps, _smooth(values, smooth), color=s.colour, linewidth=1.6,
+                marker="o" if len(steps) <= 20 else None, markersize=3,
                 label=None if s.label in labelled else s.label)
       labelled.add(s.label)
     axis.set_title(title, fontsize=10)

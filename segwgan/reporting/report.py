@@ -117,7 +117,8 @@ def setup_rows(plan: plan_lib.Plan) -> List[list]:
        f"{_get(stage2, 'task.model.backbone.type')}, "
        f"{_get(stage2, 'task.model.num_classes')} classes"],
       ["starting weights", "TF DeepLab project checkpoints",
-       f"`{plan.tflite or plan.init_checkpoint or 'none'}`"],
+       f"`{shown_path(plan.tflite or plan.init_checkpoint, str(REPO))}`"
+       if plan.tflite or plan.init_checkpoint else "none"],
       ["training input", "random crops, flips, resizing (size not stated)",
        f"{'x'.join(str(v) for v in train.get('output_size', []))} crops "
        f"of images resized to long side "

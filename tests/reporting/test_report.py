@@ -212,3 +212,13 @@ def test_shown_command_names_paths_relative_to_the_checkout():
   assert report.shown_command(argv, "/home/u/segwgan") == (
       ".venv/bin/python --data_dir=../shared/d --tfds_dir=/opt/tfds "
       "'--note=a b'")
+
+
+COMMITTED = sorted(p.parent for p in (report.REPO / "experiments" / "results")
+                   .glob("*/per_image.npz"))
+
+
+@pytest.mark.parametrize("report_dir", COMMITTED, ids=lambda p: p.name)
+def test_committed_intervals_recompute_from_committed_matrices(report_dir):
+  stored = json.loads((report_dir / "results.json").read_text())
+  assert recompute.recompute(report_dir) == stored["differences"]
