@@ -255,10 +255,11 @@ class Plan:
       for loss in stage1_losses():
         parts.append(Part(
             f"seed{seed}_stage1_{loss}", f"stage 1 ({loss}): G and D",
-            "train_gan.py", (stage1, f"--gan_loss={loss}",
-                             f"--config_file={layout.config('stage1')}",
-                             *common, f"--model_dir={layout.stage1(seed, loss)}",
-                             f"--figure_images={report.figure_images}")))
+            "train_gan.py", (
+                stage1, f"--gan_loss={loss}",
+                f"--config_file={layout.config('stage1')}", *common,
+                f"--model_dir={layout.stage1(seed, loss)}",
+                f"--figure_images={report.figure_images}")))
       init = ((f"--init_checkpoint={self.init_checkpoint}",)
               if self.init_checkpoint else ())
       parts.append(Part(
