@@ -1,23 +1,30 @@
 """Label maps of single uint8 images, for notebooks and the tools.
 
   predictor = Predictor.from_saved_model("exports/voc")
-  # or Predictor.from_checkpoint("runs/segwgan/best")
+  # or Predictor.from_checkpoint("runs/segwgan/best"), or
+  # Predictor.from_saved_model("exports/voc", backend="tflite")
   labels = predictor.predict(image)            # [H, W] int32
   probabilities = predictor.probabilities(image)  # [H, W, C] float32
 
-Both sources run the same computation as evaluation: the image is resized to
-the model's `resize_long_side` (if any), normalised, passed through the
+Every source runs the same computation as evaluation: the image is resized
+to the model's `resize_long_side` (if any), normalised, passed through the
 segmenter (with the test-time augmentation of `config`), and the logits are
-resized back to the image's size.
+resized back to the image's size. The "tflite" backend runs the export's
+model.tflite (`tflite_model`: the same labels, faster on CPUs) on whole
+images only: no test-time augmentation, no logits.
 """
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
+from segwgan import errors
 from segwgan.evaluation import inference
 from segwgan.serving import checkpoints
 from segwgan.serving import export
+from segwgan.serving import tflite_model
+
+BACKENDS = ("savedmodel", "tflite")
 
 
 class Predictor:
@@ -25,18 +32,40 @@ class Predictor:
 
   def __init__(self, module, info: checkpoints.ModelInfo,
                config: inference.InferenceConfig = inference.InferenceConfig()):
-    """`module.logits(pixels)`: float32 [B, H, W, 3] on [0, 255] -> logits
-    (an `export.ServingModule` or a restored export)."""
+    """`module`: a `tflite_model.TFLiteModel` (whole images only), or
+    anything whose `logits(pixels)` maps float32 [B, H, W, 3] on [0, 255]
+    to logits (an `export.ServingModule` or a restored export).
+
+    Raises:
+      errors.FlagError: a TFLiteModel with test-time augmentation.
+    """
     self.info = info
     self.config = config
     self.module = module  # Its tf.functions hold it only weakly.
-    self._inference = inference.ImageInference(
-        module.logits, info.resize_long_side, config)
+    self._inference = None
+    if not isinstance(module, tflite_model.TFLiteModel):
+      self._inference = inference.ImageInference(
+          module.logits, info.resize_long_side, config)
+    elif (tuple(config.scales) != (1.0,) or config.flip or
+          config.window is not None):
+      raise errors.FlagError("--backend=tflite predicts whole images: "
+                             "--scales, --flip and --window need "
+                             "--backend=savedmodel")
 
   @classmethod
   def from_saved_model(cls, export_dir, config: inference.InferenceConfig =
-                       inference.InferenceConfig()) -> "Predictor":
-    module, info = export.load(export_dir)
+                       inference.InferenceConfig(),
+                       backend: str = "savedmodel",
+                       threads: Optional[int] = None) -> "Predictor":
+    """The export in `export_dir`, run by `backend` (of `BACKENDS`;
+    `threads`: TFLite's, default one per CPU)."""
+    if backend not in BACKENDS:
+      raise errors.FlagError(f"--backend must be one of {', '.join(BACKENDS)}"
+                             f", not {backend}")
+    if backend == "tflite":
+      module, info = tflite_model.load(export_dir, threads)
+    else:
+      module, info = export.load(export_dir)
     return cls(module, info, config)
 
   @classmethod
@@ -65,16 +94,29 @@ class Predictor:
 
   def logits(self, image: np.ndarray) -> np.ndarray:
     """float32 logits [H, W, C] of a uint8 RGB image [H, W, 3]."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
-      raise ValueError("expected a uint8 RGB image [H, W, 3], got "
-                       f"{image.dtype} {list(image.shape)}")
+    image = _checked(image)
+    if self._inference is None:
+      raise errors.FlagError("--backend=tflite gives labels and "
+                             "probabilities, not logits")
     return self._inference.logits(image).numpy()
 
   def probabilities(self, image: np.ndarray) -> np.ndarray:
     """Class probabilities [H, W, C] (softmax of the averaged logits)."""
+    if self._inference is None:
+      return self.module.probabilities(_checked(image))
     return tf.nn.softmax(self.logits(image)).numpy()
 
   def predict(self, image: np.ndarray) -> np.ndarray:
     """The label map [H, W] int32 (class ids of `info.dataset`)."""
+    if self._inference is None:
+      return self.module.labels(_checked(image))
     return np.argmax(self.logits(image), axis=-1).astype(np.int32)
+
+
+def _checked(image) -> np.ndarray:
+  """`image` as an array; ValueError unless uint8 [H, W, 3]."""
+  image = np.asarray(image)
+  if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+    raise ValueError("expected a uint8 RGB image [H, W, 3], got "
+                     f"{image.dtype} {list(image.shape)}")
+  return image
