@@ -160,11 +160,13 @@ def run(plan: plan_lib.Plan, argv: Sequence[str],
   if threading.current_thread() is threading.main_thread():
     for signum in (signal.SIGTERM, signal.SIGHUP):
       handlers[signum] = signal.signal(signum, _stop)
-  lock = _lock(plan.layout)
   try:
-    return _run_locked(plan, argv, say, only, python, lock)
+    lock = _lock(plan.layout)
+    try:
+      return _run_locked(plan, argv, say, only, python, lock)
+    finally:
+      os.close(lock)
   finally:
-    os.close(lock)
     for signum, handler in handlers.items():
       signal.signal(signum, handler)
 
