@@ -18,10 +18,42 @@ from segwgan.data import validate
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
+# PIL modes of 16-bit grey pixels (PNG, TIFF); "I" holds 32-bit integers.
+_GREY_16 = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
 def read_image(path) -> np.ndarray:
   """The photo at `path` as uint8 [H, W, 3] RGB (validated; DataError)."""
   with validate.open_image(path) as image:
-    return np.asarray(image.convert("RGB"))
+    return rgb_pixels(image, path)
+
+
+def rgb_pixels(image: Image.Image, path) -> np.ndarray:
+  """uint8 [H, W, 3] RGB of a PIL image of any mode a photo comes in.
+
+  1-bit, grey, palette, CMYK, YCbCr and the modes with alpha convert as PIL
+  converts them (alpha is dropped, as `tf.io.decode_png(channels=3)`
+  drops it; 16-bit RGB PNGs PIL reads as 8-bit). 16-bit grey ("I;16") is
+  scaled to 8 bits (PIL's conversion would clip it to white), and so is
+  mode "I" whose values fit 16 bits (how PIL may read a 16-bit PNG); other
+  modes (floats, wider integers) are refused with a DataError naming
+  `path`.
+  """
+  if image.mode in _GREY_16 or image.mode == "I":
+    values = np.asarray(image).astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+      raise validate.DataError(
+          f"{path}: {image.mode} pixels outside 0..65535 (not a 16-bit "
+          "image); save it as an 8- or 16-bit PNG or a JPEG")
+    grey = np.round(values / 257.0).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
+  if image.mode not in ("1", "L", "P", "PA", "LA", "La", "RGB", "RGBA",
+                        "RGBa", "RGBX", "CMYK", "YCbCr"):
+    raise validate.DataError(
+        f"{path}: PIL mode {image.mode} images are not photos this reads "
+        "(1-bit, 8/16-bit grey, palette, RGB(A), CMYK); save it as a PNG "
+        "or a JPEG")
+  return np.asarray(image.convert("RGB"))
 
 
 def read_index_png(path, expected: str) -> np.ndarray:

@@ -12,9 +12,11 @@ from typing import List, Optional
 
 import numpy as np
 from PIL import Image
+from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 from segwgan import labels as labels_lib
+from segwgan.data import decode
 from segwgan.serving import visualize
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -42,12 +44,15 @@ def find_images(spec: str) -> List[pathlib.Path]:
 
 
 def read_rgb(path) -> np.ndarray:
-  """uint8 [H, W, 3] of an image file; ValueError naming a bad file."""
+  """uint8 [H, W, 3] of an image file as a viewer shows it: turned upright
+  by its EXIF orientation, any mode converted (`decode.rgb_pixels`); a
+  ValueError names a bad file."""
   try:
     with Image.open(path) as image:
       image.load()
-      return np.asarray(image.convert("RGB"))
-  except (UnidentifiedImageError, OSError, SyntaxError) as e:
+      return decode.rgb_pixels(ImageOps.exif_transpose(image), path)
+  except (UnidentifiedImageError, OSError, SyntaxError,
+          Image.DecompressionBombError) as e:
     raise ValueError(f"{path}: not a readable image ({e})") from None
 
 
