@@ -8,6 +8,8 @@ import dataclasses
 import numpy as np
 from cityscapesscripts.helpers import labels as cs_labels
 
+from segwgan import errors
+
 IGNORE_LABEL = 255
 
 
@@ -142,9 +144,9 @@ DATASETS = {info.name: info for info in (
 
 
 def get_info(name: str) -> DatasetInfo:
-  """The DatasetInfo of ``name``; a ValueError lists the known names."""
+  """The DatasetInfo of ``name``; a UserError lists the known names."""
   try:
     return DATASETS[name]
   except KeyError:
-    raise ValueError(f"unknown dataset {name!r}; known datasets: "
-                     f"{', '.join(sorted(DATASETS))}") from None
+    raise errors.UserError(f"unknown dataset {name!r}; known datasets: "
+                           f"{', '.join(sorted(DATASETS))}") from None

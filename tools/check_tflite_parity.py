@@ -13,28 +13,28 @@ agreement and both models' mIoU against the VOC labels (255 ignored).
 import json
 import pathlib
 
-from absl import app
 from absl import flags
 import numpy as np
 from PIL import Image
 
+from segwgan import cli
 from segwgan.configs import models
 from segwgan import labels
 from segwgan.evaluation import metrics
 from segwgan.modeling import pretrained
 from segwgan.modeling import segmenter
 
-flags.DEFINE_string("tflite", None, "The original .tflite file.")
-flags.DEFINE_string("checkpoint", None, "The converted checkpoint directory "
-                    "(output of tools/convert_tflite_checkpoint.py).")
+cli.define_tflite_file_flag()
+cli.define_checkpoint_flag()
 flags.DEFINE_string("voc_dir", None, "VOCdevkit/VOC2012 (JPEGImages, "
                     "SegmentationClass, ImageSets/Segmentation).")
-flags.DEFINE_string("split", "val", "ImageSets/Segmentation/SPLIT.txt")
+cli.define_split_flag("val")  # An official list: train, val or trainval.
 flags.mark_flags_as_required(["tflite", "checkpoint", "voc_dir"])
+flags.adopt_module_key_flags(cli)
 FLAGS = flags.FLAGS
 
 
-def main(_):
+def check_parity() -> None:
   checkpoint = pathlib.Path(FLAGS.checkpoint)
   preset = json.loads((checkpoint / "conversion.json").read_text())["preset"]
   model = segmenter.build_segmenter(
@@ -68,4 +68,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.start(check_parity)

@@ -12,41 +12,38 @@ with `init_from_checkpoint` or a Model Garden init_checkpoint) and
 directory and renamed, so a failed run leaves nothing behind. Errors are one
 line on stderr and exit code 2.
 """
-import sys
-
-from absl import app
 from absl import flags
 
+from segwgan import cli
+from segwgan import errors
 from segwgan.modeling import pretrained
 
-flags.DEFINE_string("tflite", None, "A .tflite file, or a name from "
-                    "pretrained.TFLITE_FILES to download.")
-flags.DEFINE_string("output_dir", None, "Where the checkpoint goes (e.g. "
-                    "checkpoints/tf_deeplab_mnv2_dm05_os8).")
+cli.define_tflite_file_flag()
+cli.define_output_dir_flag("the checkpoint (e.g. "
+                           "checkpoints/tf_deeplab_mnv2_dm05_os8)")
 flags.DEFINE_enum("width", None, ["0.5", "1.0"], "Expected MobileNetV2 "
                   "width (default: read from the file).")
 flags.DEFINE_string("download_dir", "checkpoints/downloads", "Where named "
                     "files are downloaded.")
-flags.DEFINE_bool("overwrite", False, "Replace an existing --output_dir.")
+cli.define_overwrite_flag()
 flags.mark_flags_as_required(["tflite", "output_dir"])
+flags.adopt_module_key_flags(cli)
 FLAGS = flags.FLAGS
 
 
-def main(_):
+def convert() -> None:
+  path = FLAGS.tflite
   try:
-    path = FLAGS.tflite
     if path in pretrained.TFLITE_FILES:
       path = pretrained.fetch_tflite(path, FLAGS.download_dir)
-    conversion = pretrained.convert_tflite(
-        path, width=float(FLAGS.width or 0))
-    prefix = pretrained.save_checkpoint(conversion, FLAGS.output_dir,
-                                        source=path, overwrite=FLAGS.overwrite)
-  except (ValueError, OSError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    conversion = pretrained.convert_tflite(path, width=float(FLAGS.width or 0))
+  except ValueError as e:  # The file is not one this converter reads.
+    raise errors.ModelError(str(e)) from None
+  prefix = pretrained.save_checkpoint(conversion, FLAGS.output_dir,
+                                      source=path, overwrite=FLAGS.overwrite)
   print(f"{prefix}: preset {conversion.preset}, modules "
         f"{','.join(conversion.modules)}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.start(convert)

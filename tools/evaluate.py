@@ -32,37 +32,32 @@ import contextlib
 import io
 import pathlib
 
-from absl import app
 from absl import flags
 import yaml
 
 from segwgan import cli
+from segwgan import errors
 from segwgan import io_utils
 from segwgan import progress
 from segwgan.configs import data as data_config
 from segwgan.data import registry
-from segwgan.data import validate
 from segwgan.evaluation import results
 from segwgan.evaluation import split_eval
 from segwgan.serving import checkpoints
-from segwgan.serving import tool_flags
 from segwgan.serving import visualize
 
-flags.DEFINE_string("dataset", None, "The dataset (default: the model's).")
-flags.DEFINE_string("data_dir", None, "The dataset's official layout "
-                    "(default: download the official archive).")
-flags.DEFINE_string("tfds_dir", None, "Where prepared TFDS data is kept "
-                    "(default: ~/tensorflow_datasets).")
-flags.DEFINE_string("split", "val", "The split to evaluate.")
-flags.DEFINE_string("output_dir", None, "Where metrics.json / metrics.csv "
-                    "(and Cityscapes results) are written.")
-flags.DEFINE_integer("max_images", 0, "Evaluate only the first N images "
-                     "(0: all).")
 flags.DEFINE_list("keep_ids", [], "Image ids whose predictions are written "
                   "to OUTPUT_DIR/predictions/<id>.png.")
-tool_flags.define_model_flags()
-tool_flags.define_inference_flags()
+cli.define_model_flags()
+cli.define_inference_flags()
+cli.define_dataset_flag()
+cli.define_data_flags()
+cli.define_split_flag("val")
+cli.define_max_images_flag()
+cli.define_output_dir_flag("metrics.json, metrics.csv, per_image.npz, "
+                           "predictions/ (and Cityscapes results)")
 flags.mark_flag_as_required("output_dir")
+flags.adopt_module_key_flags(cli)
 FLAGS = flags.FLAGS
 
 CITYSCAPES_RESULTS = "cityscapes_results"
@@ -96,12 +91,12 @@ def write_predictions(output_dir: pathlib.Path, kept: dict, info) -> None:
 def evaluate() -> None:
   output_dir = pathlib.Path(FLAGS.output_dir)
   io_utils.check_writable_dir(output_dir, "--output_dir")
-  if FLAGS.max_images < 0:
-    raise ValueError(f"--max_images must be >= 0, got {FLAGS.max_images}")
-  config = tool_flags.inference_config()
-  model = tool_flags.load_predictor(FLAGS.dataset, config)
+  cli.check_max_images()
+  config = cli.inference_config()
+  model = cli.load_predictor(FLAGS.dataset, config)
   info = model.info
   data = evaluation_data(info.dataset)
+  cli.check_data_source(data)
   raw = registry.read_split(data)
   if FLAGS.max_images:
     raw = raw.take(FLAGS.max_images)
@@ -119,20 +114,20 @@ def evaluate() -> None:
   bar.close()
   missing = sorted(set(FLAGS.keep_ids) - set(result.kept))
   if missing:
-    raise validate.DataError(
+    raise errors.FlagError(
         f"--keep_ids: {', '.join(missing)} not among the {len(result.ids)} "
         f"evaluated images of {info.dataset} {FLAGS.split}")
 
   source = FLAGS.saved_model or info.source
   count = len(result.ids)
   print(f"{info.dataset} {FLAGS.split}, {count} images: {source}")
-  print(f"inference: {tool_flags.describe(config, info.resize_long_side)}\n")
+  print(f"inference: {cli.describe(config, info.resize_long_side)}\n")
   class_names = info.labels.class_names
   print(results.metric_table(class_names, result.summary))
   header = {"dataset": info.dataset, "split": FLAGS.split,
             "num_images": count, "model": source, "checkpoint": info.source,
             "class_names": list(class_names),
-            "inference": tool_flags.describe_json(config,
+            "inference": cli.describe_json(config,
                                                   info.resize_long_side)}
   if is_cityscapes:
     header["cityscapes"] = None
@@ -159,9 +154,5 @@ def evaluate() -> None:
                                if result.kept else ""))
 
 
-def main(_):
-  cli.run(evaluate)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  cli.start(evaluate)

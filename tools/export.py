@@ -1,9 +1,9 @@
 """Exports a segmenter as a SavedModel (uint8 images of any size) and TFLite.
 
   python tools/export.py --checkpoint=runs/segwgan/best \
-      --export_dir=exports/cmp_segwgan --tflite
+      --export_dir=exports/cmp_segwgan --with_tflite
   python tools/export.py --checkpoint=runs/segwgan/best \
-      --export_dir=exports/cmp_segwgan_512 --tflite --tflite_size=512
+      --export_dir=exports/cmp_segwgan_512 --with_tflite --tflite_size=512
   python tools/export.py --checkpoint=checkpoints/tf_deeplab_mnv2_dm05_os8 \
       --dataset=pascal_voc2012 --export_dir=exports/voc
 
@@ -14,18 +14,15 @@ replaced only with --overwrite and only by a complete new one.
 """
 import pathlib
 
-from absl import app
 from absl import flags
 
 from segwgan import cli
+from segwgan import errors
 from segwgan import io_utils
 from segwgan.serving import export
-from segwgan.serving import tool_flags
 
 flags.DEFINE_string("export_dir", None, "The SavedModel directory to write.")
-flags.DEFINE_string("dataset", None, "The classes of a converted "
-                    "--checkpoint (default: the run's).")
-flags.DEFINE_bool("tflite", False, "Also write EXPORT_DIR/model.tflite "
+flags.DEFINE_bool("with_tflite", False, "Also write EXPORT_DIR/model.tflite "
                   "(float32, builtin ops).")
 flags.DEFINE_list("tflite_size", None, "HEIGHT,WIDTH (or one size for "
                   "both): model.tflite takes [1, HEIGHT, WIDTH, 3] images "
@@ -44,9 +41,11 @@ flags.DEFINE_bool("native_dilations", False, "Trace the SavedModel's dilated "
                   "only with TensorFlow's oneDNN ops, which segwgan turns on "
                   "on x86-64 unless TF_ENABLE_ONEDNN_OPTS is set (see "
                   "docs/evaluation.md).")
-flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
-tool_flags.define_checkpoint_flags()
+cli.define_overwrite_flag()
+cli.define_model_flags(saved_model=False)
+cli.define_dataset_flag()
 flags.mark_flags_as_required(["export_dir", "checkpoint"])
+flags.adopt_module_key_flags(cli)
 FLAGS = flags.FLAGS
 
 
@@ -55,27 +54,29 @@ def tflite_size():
   if FLAGS.tflite_size is None:
     return None
   typed = ",".join(FLAGS.tflite_size)
-  if not FLAGS.tflite:
-    raise ValueError(f"--tflite_size={typed} is the size of model.tflite's "
-                     "input: it needs --tflite")
+  if not FLAGS.with_tflite:
+    raise errors.FlagError(f"--tflite_size={typed} is the size of "
+                           "model.tflite's input: it needs --with_tflite")
   try:
     size = tuple(int(value) for value in FLAGS.tflite_size)
   except ValueError:
     size = ()
   size = size * 2 if len(size) == 1 else size
   if len(size) != 2 or min(size) < 1:
-    raise ValueError("--tflite_size must be HEIGHT,WIDTH (or one size for "
-                     f"both), positive integers; got {typed}")
+    raise errors.FlagError("--tflite_size must be HEIGHT,WIDTH (or one size "
+                           f"for both), positive integers; got {typed}")
   return size
 
 
 def tflite_outputs() -> tuple:
   """--tflite_outputs, checked as `export.checked_tflite_outputs` does."""
   try:
-    return export.checked_tflite_outputs(FLAGS.tflite_outputs, FLAGS.tflite)
+    return export.checked_tflite_outputs(FLAGS.tflite_outputs,
+                                         FLAGS.with_tflite)
   except ValueError as error:
-    raise ValueError(f"--tflite_outputs={','.join(FLAGS.tflite_outputs)}: "
-                     f"{error}") from None
+    raise errors.FlagError(f"--tflite_outputs="
+                           f"{','.join(FLAGS.tflite_outputs)}: {error}"
+                           ) from None
 
 
 def run_export() -> None:
@@ -85,18 +86,14 @@ def run_export() -> None:
     export.check_native_dilations()
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent
   io_utils.check_writable_dir(parent, "--export_dir")
-  loaded = tool_flags.load_checkpoint(FLAGS.dataset)
-  path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.tflite,
+  loaded = cli.load_checkpoint(FLAGS.dataset)
+  path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.with_tflite,
                        tflite_size=size, tflite_outputs=outputs,
                        native_dilations=FLAGS.native_dilations,
                        overwrite=FLAGS.overwrite)
   print(f"exported {loaded.info.dataset} segmenter from {loaded.info.source} "
-        f"to {path}" + (" (+ model.tflite)" if FLAGS.tflite else ""))
-
-
-def main(_):
-  cli.run(run_export)
+        f"to {path}" + (" (+ model.tflite)" if FLAGS.with_tflite else ""))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.start(run_export)

@@ -5,7 +5,6 @@
 
 Running the same command again resumes from the last checkpoint.
 """
-from absl import app
 from absl import flags
 
 from segwgan import cli
@@ -20,20 +19,19 @@ flags.DEFINE_integer("figure_images", 4, "G's reconstructions of this many "
                      "validation images (first by id) are written to "
                      "MODEL_DIR/reconstructions.")
 cli.define_experiment_flags()
+flags.adopt_module_key_flags(cli)
 FLAGS = flags.FLAGS
 
 
-def main(_):
-  def train():
-    params = overrides.build(
-        FLAGS.experiment, presets=experiments.GAN_LOSS_PRESETS[FLAGS.gan_loss],
-        config_files=FLAGS.config_file, flag_values=cli.flag_values(),
-        params_override=FLAGS.params_override)
-    cli.check_experiment(params)
-    step = tasks.train_stage1(params, FLAGS.model_dir, FLAGS.figure_images)
-    print(f"stage 1 ({params.task.gan_loss}) at step {step}: {FLAGS.model_dir}")
-  cli.run(train)
+def train() -> None:
+  params = overrides.build(
+      FLAGS.experiment, presets=experiments.GAN_LOSS_PRESETS[FLAGS.gan_loss],
+      config_files=FLAGS.config_file, flag_values=cli.flag_values(),
+      params_override=FLAGS.params_override)
+  cli.check_experiment(params)
+  step = tasks.train_stage1(params, FLAGS.model_dir, FLAGS.figure_images)
+  print(f"stage 1 ({params.task.gan_loss}) at step {step}: {FLAGS.model_dir}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.start(train)

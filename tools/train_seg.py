@@ -8,10 +8,10 @@
 Running the same command again resumes from the last checkpoint; the best
 checkpoint by validation mIoU is kept under MODEL_DIR/best.
 """
-from absl import app
 from absl import flags
 
 from segwgan import cli
+from segwgan import errors
 from segwgan import variants
 from segwgan.configs import overrides
 from segwgan.training import tasks
@@ -24,30 +24,29 @@ flags.DEFINE_string("init_checkpoint", None, "Segmenter checkpoint to start "
                     "from (default: the experiment's).")
 cli.define_experiment_flags()
 flags.mark_flag_as_required("variant")
+flags.adopt_module_key_flags(cli)
 FLAGS = flags.FLAGS
 
 
-def main(_):
-  def train():
-    task = {"variant": FLAGS.variant}
-    if FLAGS.gan_model_dir:
-      task["gan_model_dir"] = FLAGS.gan_model_dir
-    if FLAGS.init_checkpoint:
-      task["init_checkpoint"] = FLAGS.init_checkpoint
-    values = cli.flag_values()
-    values.setdefault("task", {}).update(task)
-    params = overrides.build(FLAGS.experiment, config_files=FLAGS.config_file,
-                             flag_values=values,
-                             params_override=FLAGS.params_override)
-    if (variants.get(params.task.variant).gan_loss is not None
-        and not params.task.gan_model_dir):
-      raise ValueError(f"--variant={params.task.variant} needs "
-                       "--gan_model_dir (a stage-1 --model_dir)")
-    cli.check_experiment(params)
-    step = tasks.train_stage2(params, FLAGS.model_dir)
-    print(f"stage 2 ({params.task.variant}) at step {step}: {FLAGS.model_dir}")
-  cli.run(train)
+def train() -> None:
+  task = {"variant": FLAGS.variant}
+  if FLAGS.gan_model_dir:
+    task["gan_model_dir"] = FLAGS.gan_model_dir
+  if FLAGS.init_checkpoint:
+    task["init_checkpoint"] = FLAGS.init_checkpoint
+  values = cli.flag_values()
+  values.setdefault("task", {}).update(task)
+  params = overrides.build(FLAGS.experiment, config_files=FLAGS.config_file,
+                           flag_values=values,
+                           params_override=FLAGS.params_override)
+  if (variants.get(params.task.variant).gan_loss is not None
+      and not params.task.gan_model_dir):
+    raise errors.FlagError(f"--variant={params.task.variant} needs "
+                           "--gan_model_dir (a stage-1 --model_dir)")
+  cli.check_experiment(params)
+  step = tasks.train_stage2(params, FLAGS.model_dir)
+  print(f"stage 2 ({params.task.variant}) at step {step}: {FLAGS.model_dir}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.start(train)

@@ -36,6 +36,7 @@ from official.vision.configs import backbones
 from official.vision.configs import semantic_segmentation as mg_seg
 from official.vision.ops import preprocess_ops
 
+from segwgan import errors
 from segwgan import labels
 from segwgan.configs import data as data_config
 
@@ -164,12 +165,12 @@ PRESETS = {
 
 
 def get_preset(name: str) -> Preset:
-  """The preset `name`; a ValueError lists the known names."""
+  """The preset `name`; a UserError lists the known names."""
   try:
     return PRESETS[name]
   except KeyError:
-    raise ValueError(f'unknown model preset {name!r}; known presets: '
-                     f'{", ".join(sorted(PRESETS))}') from None
+    raise errors.UserError(f'unknown model preset {name!r}; known presets: '
+                           f'{", ".join(sorted(PRESETS))}') from None
 
 
 def model_config(preset: str, dataset: str) -> SegmenterModel:

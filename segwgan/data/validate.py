@@ -13,8 +13,10 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from segwgan import errors
 
-class DataError(ValueError):
+
+class DataError(errors.UserError):
   """A dataset file, directory or setting that cannot be used as given."""
 
 

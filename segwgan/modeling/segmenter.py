@@ -20,6 +20,7 @@ import tf_keras
 from official.vision.modeling import factory
 from official.vision.modeling import segmentation_model
 # Registers the 'tf_deeplab_mobilenet' backbone builder.
+from segwgan import errors
 from segwgan.modeling import tf_deeplab_mobilenet  # pylint: disable=unused-import
 
 # Checkpoints written by the Model Garden trainer hold the modules both at the
@@ -76,16 +77,34 @@ def build_segmenter(model_config, *, input_shape=(None, None, 3),
 
 
 def resolve_checkpoint(path: str) -> str:
-  """A checkpoint prefix from a prefix or a directory (its latest)."""
+  """A checkpoint prefix from a prefix or a directory (its latest), whose
+  index is readable (a ModelError otherwise)."""
   if tf.io.gfile.isdir(path):
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
-      raise ValueError(f'no checkpoint found in directory {path}')
-    return latest
-  if not tf.io.gfile.exists(path + '.index'):
-    raise ValueError(f'no checkpoint at {path} (expected {path}.index or a '
-                     'directory holding checkpoints)')
+      raise errors.ModelError(f'no checkpoint found in directory {path}')
+    path = latest
+  elif not tf.io.gfile.exists(path + '.index'):
+    raise errors.ModelError(f'no checkpoint at {path} (expected {path}.index '
+                            'or a directory holding checkpoints)')
+  try:
+    tf.train.load_checkpoint(path)
+  except (tf.errors.OpError, IndexError) as e:
+    raise errors.ModelError(f'checkpoint {path} cannot be read (truncated or '
+                            f'corrupt?): {str(e).splitlines()[0]}') from None
   return path
+
+
+def read_checkpoint(root: tf.train.Checkpoint, prefix: str) -> None:
+  """Reads `root`'s objects from `prefix`, all of them present; a ModelError
+  if the files cannot be read (e.g. a truncated data file)."""
+  try:
+    status = root.read(prefix)
+  except (tf.errors.OpError, IndexError) as e:
+    raise errors.ModelError(f'checkpoint {prefix} cannot be read (truncated '
+                            f'or corrupt?): {str(e).splitlines()[0]}'
+                            ) from None
+  status.expect_partial().assert_existing_objects_matched()
 
 
 def _variable_shapes(items) -> dict:
@@ -149,8 +168,9 @@ def init_from_checkpoint(model: Segmenter, path: str,
   modules = (modules,) if isinstance(modules, str) else tuple(modules)
   unknown = set(modules) - {'all', 'backbone', 'decoder'}
   if unknown:
-    raise ValueError(f'unknown init_checkpoint_modules {sorted(unknown)}; '
-                     "use 'all' or a subset of 'backbone', 'decoder'")
+    raise errors.UserError(f'unknown init_checkpoint_modules '
+                           f"{sorted(unknown)}; use 'all' or a subset of "
+                           "'backbone', 'decoder'")
   names = (['backbone', 'decoder', 'head'] if 'all' in modules
            else [m for m in ('backbone', 'decoder') if m in modules])
   names = [n for n in names if getattr(model, n) is not None]
@@ -158,7 +178,7 @@ def init_from_checkpoint(model: Segmenter, path: str,
   saved = dict(tf.train.list_variables(prefix))
 
   num_classes = model.head.get_config()['num_classes']
-  restore, errors = {}, []
+  restore, mismatched = {}, []
   for name in names:
     module_prefix = _module_prefix(saved, name)
     bad = _mismatches(_variable_shapes({name: getattr(model, name)}), saved,
@@ -169,24 +189,24 @@ def init_from_checkpoint(model: Segmenter, path: str,
           'keeps its fresh initialisation.', prefix, bad[0][2][-1],
           num_classes)
       continue
-    errors += [(module_prefix + key, shape, saved_shape)
-               for key, shape, saved_shape in bad]
+    mismatched += [(module_prefix + key, shape, saved_shape)
+                   for key, shape, saved_shape in bad]
     restore.setdefault(module_prefix, {})[name] = getattr(model, name)
-  if errors:
+  if mismatched:
     lines = [f'  {key.replace(_VALUE_SUFFIX, "")}: model {list(shape)}, '
              'checkpoint ' + ('missing' if saved_shape is None
                               else str(list(saved_shape)))
-             for key, shape, saved_shape in errors[:_MAX_LISTED]]
-    if len(errors) > _MAX_LISTED:
-      lines.append(f'  ... and {len(errors) - _MAX_LISTED} more')
-    raise ValueError(
+             for key, shape, saved_shape in mismatched[:_MAX_LISTED]]
+    if len(mismatched) > _MAX_LISTED:
+      lines.append(f'  ... and {len(mismatched) - _MAX_LISTED} more')
+    raise errors.ModelError(
         f'checkpoint {prefix} does not fit the model ({", ".join(names)}): '
-        f'{len(errors)} variables do not match\n' + '\n'.join(lines))
+        f'{len(mismatched)} variables do not match\n' + '\n'.join(lines))
 
   for module_prefix, items in restore.items():
     ckpt = tf.train.Checkpoint(**items)
     if module_prefix:
       ckpt = tf.train.Checkpoint(**{module_prefix.rstrip('/'): ckpt})
-    ckpt.read(prefix).expect_partial().assert_existing_objects_matched()
+    read_checkpoint(ckpt, prefix)
   logging.info('Restored %s from %s', ', '.join(
       n for items in restore.values() for n in items), prefix)

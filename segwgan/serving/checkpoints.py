@@ -24,6 +24,7 @@ from typing import Optional, Tuple
 import tensorflow as tf
 import yaml
 
+from segwgan import errors
 from segwgan.configs import experiments
 from segwgan.configs import models
 from segwgan.configs import overrides
@@ -99,7 +100,8 @@ def find_params(checkpoint: str) -> Optional[pathlib.Path]:
 
 def _stage2_task(params, origin: str) -> experiments.SegTask:
   if not isinstance(params.task, experiments.SegTask):
-    raise ValueError(f"{origin} is not a stage-2 (segmenter) experiment")
+    raise errors.ModelError(f"{origin} is not a stage-2 (segmenter) "
+                            "experiment")
   return params.task
 
 
@@ -107,8 +109,8 @@ def _task_from_params_file(path: pathlib.Path) -> experiments.SegTask:
   with open(path) as f:
     task = (yaml.safe_load(f) or {}).get("task", {})
   if "model" not in task or "variant" not in task:
-    raise ValueError(f"{path} is not a stage-2 run's params.yaml (no "
-                     "task.model / task.variant)")
+    raise errors.ModelError(f"{path} is not a stage-2 run's params.yaml "
+                            "(no task.model / task.variant)")
   config = experiments.SegTask()
   config.override(task, is_strict=False)
   return config
@@ -140,10 +142,12 @@ def restore(segmenter: segmenter_lib.Segmenter, prefix: str) -> None:
   else:
     root = tf.train.Checkpoint(**segmenter.checkpoint_items)
   try:
-    root.read(prefix).expect_partial().assert_existing_objects_matched()
+    segmenter_lib.read_checkpoint(root, prefix)
+  except errors.ModelError:
+    raise
   except (AssertionError, ValueError) as e:
-    raise ValueError(f"checkpoint {prefix} does not fit the model: {e}"
-                     ) from None
+    raise errors.ModelError(f"checkpoint {prefix} does not fit the model: "
+                            f"{e}") from None
 
 
 def load(checkpoint: str, *, experiment: Optional[str] = None,
@@ -160,9 +164,9 @@ def load(checkpoint: str, *, experiment: Optional[str] = None,
     dataset: the classes; with an experiment or params.yaml it must agree.
 
   Raises:
-    ValueError: the model cannot be determined, disagrees with `dataset`,
-      or does not fit the checkpoint (overrides.ConfigError for a bad
-      experiment).
+    errors.UserError: the model cannot be determined (FlagError), disagrees
+      with `dataset` (FlagError), or does not fit the checkpoint
+      (ModelError); overrides.ConfigError for a bad experiment.
   """
   prefix = segmenter_lib.resolve_checkpoint(checkpoint)
   params_file = find_params(checkpoint)
@@ -177,7 +181,7 @@ def load(checkpoint: str, *, experiment: Optional[str] = None,
   else:
     preset = preset or _conversion_preset(checkpoint)
     if not preset or not dataset:
-      raise ValueError(
+      raise errors.FlagError(
           f"cannot tell which model {checkpoint} holds: give an experiment "
           "(--experiment), a stage-2 model_dir with params.yaml, or a preset "
           "and a dataset")
@@ -186,8 +190,8 @@ def load(checkpoint: str, *, experiment: Optional[str] = None,
     info = ModelInfo(dataset=dataset, mean=tuple(mean), stddev=tuple(stddev),
                      source=prefix)
   if dataset and dataset != info.dataset:
-    raise ValueError(f"{checkpoint} predicts the classes of {info.dataset}, "
-                     f"not {dataset}")
+    raise errors.FlagError(f"{checkpoint} predicts the classes of "
+                           f"{info.dataset}, not {dataset}")
   segmenter = segmenter_lib.build_segmenter(model_config)
   restore(segmenter, prefix)
   return Loaded(segmenter, info)

@@ -38,6 +38,7 @@ import tempfile
 
 import tensorflow as tf
 
+from segwgan import errors
 from segwgan import io_utils
 from segwgan import labels
 from segwgan.modeling import folded
@@ -160,8 +161,8 @@ def convert_tflite(saved_model_dir) -> bytes:
 def check_native_dilations() -> None:
   """Raises ValueError if this TF cannot run `native_dilations` exports."""
   if not folded.native_dilations_supported():
-    raise ValueError(f"--native_dilations: {folded.ONEDNN_HINT}; "
-                     "the default export runs anywhere")
+    raise errors.FlagError(f"--native_dilations: {folded.ONEDNN_HINT}; "
+                           "the default export runs anywhere")
 
 
 def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
@@ -281,12 +282,12 @@ def load(export_dir):
   export_dir = pathlib.Path(export_dir)
   info_path = export_dir / INFO_FILE
   if not (export_dir / "saved_model.pb").is_file() or not info_path.is_file():
-    raise ValueError(f"{export_dir} is not a segwgan SavedModel export "
-                     f"(needs saved_model.pb and {INFO_FILE})")
+    raise errors.ModelError(f"{export_dir} is not a segwgan SavedModel "
+                            f"export (needs saved_model.pb and {INFO_FILE})")
   if ((export_dir / NEEDS_ONEDNN_FILE).is_file() and
       not folded.native_dilations_supported()):
-    raise ValueError(f"{export_dir} was exported with --native_dilations "
-                     "(re-export without it to run here): "
-                     f"{folded.ONEDNN_HINT}")
+    raise errors.ModelError(f"{export_dir} was exported with "
+                            "--native_dilations (re-export without it to run "
+                            f"here): {folded.ONEDNN_HINT}")
   info = checkpoints.ModelInfo.from_json(info_path.read_text())
   return tf.saved_model.load(str(export_dir)), info

@@ -60,5 +60,6 @@ def test_bad_file_is_one_line_error_and_no_output(tmp_path):
 
 def test_flags_are_checked():
   result = _run("--tflite=x", "--width=0.75")
-  assert result.returncode != 0
-  assert "FATAL Flags parsing error" in result.stderr
+  assert result.returncode == 2
+  assert result.stderr.startswith("error: ") and "--width" in result.stderr
+  assert "Traceback" not in result.stderr

@@ -2,6 +2,7 @@
 same scores as training's validation, per-image matrices and kept label
 PNGs as the protocol reads them."""
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -24,9 +25,11 @@ IMAGES = 16
 
 
 def evaluate_tool(*args):
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
   return subprocess.run(
       [sys.executable, str(REPO / "tools" / "evaluate.py"), *args],
-      capture_output=True, text=True, cwd=REPO, timeout=600, check=False)
+      capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
+      check=False)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +73,10 @@ def test_same_scores_as_training_validation(run):
   result = evaluate_tool(f"--checkpoint={model_dir}", "--split=val",
                          f"--output_dir={out}", f"--keep_ids={','.join(keep)}")
   assert result.returncode == 0, result.stderr[-3000:]
+  # Quiet: no library or TF C++ log lines; progress as whole lines.
+  assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
+  assert "\r" not in result.stderr
+  assert result.stderr.splitlines()[-1].startswith(f"{len(ids)}/{len(ids)} ")
   scores = json.loads((out / "metrics.json").read_text())
   assert scores["miou"] == pytest.approx(validation["miou"], abs=1e-9)
   assert scores["pixel_accuracy"] == pytest.approx(
@@ -102,3 +109,26 @@ def test_unknown_keep_id_is_refused_and_nothing_written(run):
   assert "--keep_ids: cmp_b9999" in result.stderr
   assert "Traceback" not in result.stderr
   assert not (out / "metrics.json").exists()
+
+
+def test_verbose_brings_the_library_logs_back(run):
+  root, model_dir, _, _ = run
+  result = evaluate_tool(f"--checkpoint={model_dir}", "--split=val",
+                         f"--output_dir={root / 'verbose'}", "--max_images=1",
+                         "--verbose")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "oneDNN" in result.stderr or "cpu_feature_guard" in result.stderr
+
+
+def test_truncated_checkpoint_is_one_line(run, tmp_path):
+  _, model_dir, _, _ = run
+  broken = tmp_path / "run"
+  shutil.copytree(model_dir, broken)
+  data = next(broken.glob("*.data-*"))
+  data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])
+  result = evaluate_tool(f"--checkpoint={broken}", "--split=val",
+                         f"--output_dir={tmp_path / 'out'}")
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert "cannot be read" in result.stderr and str(broken) in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not (tmp_path / "out" / "metrics.json").exists()

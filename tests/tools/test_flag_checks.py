@@ -1,9 +1,17 @@
-"""Flag checks that need two replicas: a global batch the replicas cannot
-share is refused before any work (two logical CPU devices, a subprocess)."""
+"""Flags and failures shared by every tool (segwgan/cli.py): a global batch
+the replicas cannot share, user errors against bugs, unknown flags, --help,
+a missing --data_dir."""
+import pathlib
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from segwgan import cli
+from segwgan import errors
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = textwrap.dedent("""
     import sys
     import tensorflow as tf
@@ -14,8 +22,9 @@ SCRIPT = textwrap.dedent("""
     from segwgan.configs import overrides
     cli.define_experiment_flags()
     cli.FLAGS(["x", "--experiment=stage1_cmp_facades_cpu",
-               "--model_dir=" + sys.argv[1]])
-    params = overrides.build(cli.FLAGS.experiment, params_override=sys.argv[2])
+               "--model_dir=" + sys.argv[1], "--data_dir=" + sys.argv[1]])
+    params = overrides.build(cli.FLAGS.experiment, params_override=sys.argv[2],
+                             flag_values=cli.flag_values())
     cli.run(lambda: cli.check_experiment(params))
     print("accepted")
 """)
@@ -24,6 +33,12 @@ SCRIPT = textwrap.dedent("""
 def check(tmp_path, override):
   return subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), override],
                         capture_output=True, text=True, timeout=300,
+                        check=False)
+
+
+def tool(name, *args):
+  return subprocess.run([sys.executable, str(REPO / "tools" / name), *args],
+                        capture_output=True, text=True, cwd=REPO, timeout=300,
                         check=False)
 
 
@@ -40,3 +55,56 @@ def test_divisible_batch_is_accepted(tmp_path):
                  "task: {train_data: {global_batch_size: 4}}}")
   assert result.returncode == 0, result.stderr[-2000:]
   assert "accepted" in result.stdout
+
+
+def test_user_errors_are_one_line_with_exit_2(capsys):
+  def bad_flag():
+    raise errors.FlagError("--scales must be positive, got ['-1']")
+
+  with pytest.raises(SystemExit) as stop:
+    cli.run(bad_flag)
+  assert stop.value.code == 2
+  assert capsys.readouterr().err == (
+      "error: --scales must be positive, got ['-1']\n")
+
+
+@pytest.mark.parametrize("bug", [AssertionError("shapes differ"),
+                                 ValueError("a plain ValueError from a bug"),
+                                 TypeError("unsupported operand")])
+def test_bugs_keep_their_traceback(bug):
+  def broken():
+    raise bug
+
+  with pytest.raises(type(bug)):
+    cli.run(broken)
+
+
+def test_unknown_flag_is_one_line_and_exit_2():
+  result = tool("train_gan.py", "--no_such_flag=1")
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert result.stderr.startswith("error: ") and "no_such_flag" in (
+      result.stderr)
+  assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name,wanted", [
+    ("evaluate.py", ["--checkpoint", "--saved_model", "--scales", "--flip",
+                     "--keep_ids", "--data_dir", "--tfds_dir", "--download",
+                     "--split", "--output_dir", "--verbose"]),
+    ("train_seg.py", ["--variant", "--experiment", "--config_file",
+                      "--params_override", "--model_dir", "--data_dir",
+                      "--seed", "--strategy", "--verbose"])])
+def test_help_lists_the_tools_own_and_shared_flags(name, wanted):
+  result = tool(name, "--help")
+  for flag in wanted:
+    assert f"  {flag}" in result.stdout or f"  --[no]{flag[2:]}" in (
+        result.stdout), flag
+
+
+def test_no_data_dir_is_refused_unless_download(tmp_path):
+  result = tool("train_gan.py", "--experiment=stage1_cmp_facades_cpu",
+                f"--model_dir={tmp_path / 'run'}")
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert "--data_dir" in result.stderr and "--download" in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not (tmp_path / "run").exists()

@@ -80,13 +80,15 @@ def test_unknown_experiment_lists_the_known_ones(tmp_path):
     ("trainer: {train_steps: [", "--params_override"),
     ("trainer: {no_such_field: 1}", "no_such_field"),
     ("task: {train_data: {output_size: [60, 60]}}", "multiple of 16"),
+    ("trainer: {train_steps: six}", "trainer.train_steps must be an integer"),
+    ("[1, 2]", "expected a YAML mapping"),
 ])
 def test_malformed_or_impossible_overrides(tmp_path, override, fragment):
   result = run("train_gan.py", "--experiment=stage1_cmp_facades_cpu",
                f"--model_dir={tmp_path / 'run'}",
                f"--params_override={override}")
   assert_user_error(result, fragment)
-  assert not list((tmp_path / "run").glob("ckpt-*"))
+  assert not (tmp_path / "run").exists()  # nothing written
 
 
 def test_missing_init_checkpoint_is_named_before_any_work(tmp_path):
@@ -108,11 +110,30 @@ def test_init_checkpoint_that_does_not_fit_is_named(data, trained, tmp_path):
   assert not list((tmp_path / "r").glob("ckpt-*"))
 
 
+def truncated_copy(checkpoint: str, folder: pathlib.Path) -> pathlib.Path:
+  """A copy of a checkpoint directory whose data file lost its second half."""
+  shutil.copytree(pathlib.Path(checkpoint).parent, folder)
+  data = next(folder.glob("*.data-*"))
+  data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])
+  return folder
+
+
+def test_truncated_init_checkpoint_is_named(data, converted_dm05, tmp_path):
+  broken = truncated_copy(converted_dm05, tmp_path / "truncated")
+  result = run("train_seg.py", "--experiment=stage2_cmp_facades_cpu",
+               "--variant=deeplabv3", f"--data_dir={data / 'cmp'}",
+               f"--tfds_dir={data / 'tfds'}", f"--model_dir={tmp_path / 'r'}",
+               f"--init_checkpoint={broken}",
+               f"--params_override={SHORT % (2, '')}")
+  assert_user_error(result, str(broken), "cannot be read")
+  assert not list((tmp_path / "r").glob("ckpt-*"))
+
+
 def test_unwritable_model_dir_is_named(tmp_path):
   blocker = tmp_path / "a_file"
   blocker.write_text("x")
   result = run("train_gan.py", "--experiment=stage1_cmp_facades_cpu",
-               f"--model_dir={blocker / 'run'}")
+               f"--data_dir={tmp_path}", f"--model_dir={blocker / 'run'}")
   assert_user_error(result, "--model_dir", str(blocker / "run"))
   assert blocker.read_text() == "x"
 
