@@ -15,6 +15,7 @@ from PIL import Image
 from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
+from segwgan import errors
 from segwgan import labels as labels_lib
 from segwgan.data import decode
 from segwgan.serving import visualize
@@ -46,14 +47,14 @@ def find_images(spec: str) -> List[pathlib.Path]:
 def read_rgb(path) -> np.ndarray:
   """uint8 [H, W, 3] of an image file as a viewer shows it: turned upright
   by its EXIF orientation, any mode converted (`decode.rgb_pixels`); a
-  ValueError names a bad file."""
+  UserError names a bad file."""
   try:
     with Image.open(path) as image:
       image.load()
       return decode.rgb_pixels(ImageOps.exif_transpose(image), path)
   except (UnidentifiedImageError, OSError, SyntaxError,
           Image.DecompressionBombError) as e:
-    raise ValueError(f"{path}: not a readable image ({e})") from None
+    raise errors.UserError(f"{path}: not a readable image ({e})") from None
 
 
 def write_outputs(output_dir, stem: str, image: np.ndarray,
