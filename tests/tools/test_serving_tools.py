@@ -146,7 +146,7 @@ def test_export_of_a_missing_checkpoint_names_it(tmp_path):
 def test_export_refuses_a_bad_tflite_flag_first(tmp_path, flag, messages):
   result = tool("export.py", f"--checkpoint={tmp_path / 'nope'}",
                 "--dataset=pascal_voc2012", f"--export_dir={tmp_path / 'x'}",
-                "--tflite", flag)
+                "--with_tflite", flag)
   assert result.returncode == 2
   for message in messages:
     assert message in result.stderr
