@@ -222,3 +222,24 @@ def test_evaluate_refuses_an_unwritable_output_dir(converted_dm05, tmp_path):
                 "--dataset=pascal_voc2012", f"--output_dir={blocker / 'sub'}")
   assert result.returncode == 2
   assert "--output_dir" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_on_a_folder_keeps_going_past_bad_files(exported, voc_images,
+                                                        tmp_path):
+  folder = tmp_path / "in"
+  shutil.copytree(voc_images, folder)
+  (folder / "broken.jpg").write_text("not an image")
+  Image.fromarray(np.ones((8, 8), np.float32)).save(folder / "float.tif")
+  shutil.copy(folder / "float.tif", folder / "float.png")  # A TIFF inside.
+  out = tmp_path / "out"
+  result = tool("predict.py", f"--saved_model={exported}", f"--input={folder}",
+                f"--output_dir={out}")
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert "Traceback" not in result.stderr
+  for bad in ("broken.jpg", "float.png"):
+    assert bad in result.stderr
+  assert "2 of 6 images failed" in result.stderr
+  good = sorted(p.stem for p in voc_images.glob("*.jpg"))
+  assert sorted(p.name for p in out.iterdir()) == sorted(
+      f"{stem}_{kind}.png" for stem in good
+      for kind in ("labels", "overlay", "figure"))
