@@ -14,31 +14,28 @@ split (--data_dir, --split), which adds the ground truth.
 import pathlib
 import sys
 
-from absl import app
 from absl import flags
 
 from segwgan import cli
+from segwgan import errors
 from segwgan import io_utils
 from segwgan import progress
 from segwgan.configs import data as data_config
 from segwgan.data import registry
 from segwgan.serving import prediction_files
-from segwgan.serving import tool_flags
 
 flags.DEFINE_string("input", None, "An image file, a folder of images or a "
-                    "glob pattern (quoted).")
-flags.DEFINE_string("data_dir", None, "Instead of --input: a dataset's "
-                    "official layout, whose --split is predicted with its "
-                    "ground truth.")
-flags.DEFINE_string("split", "val", "The split of --data_dir.")
-flags.DEFINE_string("dataset", None, "The dataset (default: the model's).")
-flags.DEFINE_string("tfds_dir", None, "Where prepared TFDS data is kept.")
-flags.DEFINE_integer("max_images", 0, "Predict only the first N images (0: "
-                     "all).")
-flags.DEFINE_string("output_dir", None, "Where the PNGs are written.")
-tool_flags.define_model_flags()
-tool_flags.define_inference_flags()
+                    "glob pattern (quoted); or else --data_dir and --split: "
+                    "a dataset split, predicted with its ground truth.")
+cli.define_model_flags()
+cli.define_inference_flags()
+cli.define_dataset_flag()
+cli.define_data_flags(download=False)
+cli.define_split_flag("val")
+cli.define_max_images_flag()
+cli.define_output_dir_flag("the PNGs")
 flags.mark_flag_as_required("output_dir")
+flags.adopt_module_key_flags(cli)
 FLAGS = flags.FLAGS
 
 
@@ -63,13 +60,11 @@ def _examples(dataset: str):
 
 def predict() -> None:
   if bool(FLAGS.input) == bool(FLAGS.data_dir):
-    raise ValueError("give exactly one of --input and --data_dir")
-  if FLAGS.max_images < 0:
-    raise ValueError(f"--max_images must be >= 0, got {FLAGS.max_images}")
+    raise errors.FlagError("give exactly one of --input and --data_dir")
+  cli.check_max_images()
   output_dir = pathlib.Path(FLAGS.output_dir)
   io_utils.check_writable_dir(output_dir, "--output_dir")
-  model = tool_flags.load_predictor(FLAGS.dataset,
-                                    tool_flags.inference_config())
+  model = cli.load_predictor(FLAGS.dataset, cli.inference_config())
   count, examples = _examples(model.info.dataset)
   bar = progress.ProgressBar(count)
   failed = []
@@ -80,7 +75,7 @@ def predict() -> None:
       prediction_files.write_outputs(output_dir, stem, image,
                                      model.predict(image), model.info.labels,
                                      truth)
-    except ValueError as e:
+    except errors.UserError as e:
       failed.append(stem)
       print(f"skipped: {e}", file=sys.stderr, flush=True)
     bar.update(done)
@@ -88,13 +83,9 @@ def predict() -> None:
   written = count - len(failed)
   print(f"wrote {3 * written} PNGs for {written} images to {output_dir}")
   if failed:
-    raise ValueError(f"{len(failed)} of {count} images failed (each "
-                     f"named above): {', '.join(failed)}")
-
-
-def main(_):
-  cli.run(predict)
+    raise errors.UserError(f"{len(failed)} of {count} images failed (each "
+                           f"named above): {', '.join(failed)}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.start(predict)

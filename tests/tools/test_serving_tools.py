@@ -224,6 +224,28 @@ def test_evaluate_refuses_an_unwritable_output_dir(converted_dm05, tmp_path):
   assert "--output_dir" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_predict_with_the_tflite_backend_gives_the_same_labels(
+    converted_dm05, voc_images, tmp_path):
+  export_dir = tmp_path / "export"
+  result = tool("export.py", f"--checkpoint={converted_dm05}",
+                "--dataset=pascal_voc2012", f"--export_dir={export_dir}",
+                "--with_tflite")
+  assert result.returncode == 0, result.stderr[-3000:]
+  for backend in ("savedmodel", "tflite"):
+    result = tool("predict.py", f"--saved_model={export_dir}",
+                  f"--backend={backend}", f"--input={voc_images}",
+                  f"--output_dir={tmp_path / backend}")
+    assert result.returncode == 0, result.stderr[-3000:]
+  for stem in sorted(p.stem for p in voc_images.glob("*.jpg")):
+    saved, lite = (np.asarray(Image.open(tmp_path / b / f"{stem}_labels.png"))
+                   for b in ("savedmodel", "tflite"))
+    assert np.mean(saved == lite) >= 0.999
+  refused = tool("predict.py", f"--saved_model={export_dir}",
+                 "--backend=tflite", "--flip", f"--input={voc_images}",
+                 f"--output_dir={tmp_path / 'flip'}")
+  assert refused.returncode == 2 and "--backend=tflite" in refused.stderr
+
+
 def test_predict_on_a_folder_keeps_going_past_bad_files(exported, voc_images,
                                                         tmp_path):
   folder = tmp_path / "in"
