@@ -126,6 +126,9 @@ class SegTask(TrainingTask):
     lambda_content, lambda_adversarial: lambda_1 and lambda_2 of Eq. 2.
     fine_tune_batch_norm: False freezes batch-norm statistics (the paper).
     init_checkpoint_modules: 'all' or a subset of backbone, decoder.
+    l2_weight_decay: the Model Garden's losses.l2_weight_decay: kernels
+      get an l2 regularizer of half this factor, added to the stage-2 loss
+      (0: none, the paper's).
     diagnostics_interval: every this many steps, seggan and segwgan
       measure the gradient norms of lambda_1 l_C and lambda_2 l_A on the
       segmenter's weights relative to l_S's (TensorBoard grad_share/*,
@@ -139,6 +142,7 @@ class SegTask(TrainingTask):
   lambda_adversarial: float = 0.1
   fine_tune_batch_norm: bool = False
   init_checkpoint_modules: Union[str, List[str]] = "all"
+  l2_weight_decay: float = 0.0
   diagnostics_interval: int = 20
   train_data: data_config.DataConfig = dataclasses.field(
       default_factory=data_config.DataConfig)

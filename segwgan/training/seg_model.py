@@ -15,7 +15,6 @@ from absl import logging
 
 from segwgan import losses
 from segwgan import variants
-from segwgan.modeling import fused_inference
 from segwgan.training import frozen
 from segwgan.training import maps
 from segwgan.training import runner
@@ -78,13 +77,16 @@ class SegTrainer(tf_keras.Model):
 
   def segment(self, images):
     """p_seg (Eq. 14) for a training step: batch-norm statistics frozen
-    (batch norm folded into the convolutions, the same outputs and
-    gradients, faster once traced; run eagerly, the unfolded convolutions
-    run too) unless fine_tune_batch_norm."""
-    if self.fine_tune_batch_norm:
-      return self.segmenter(images, training=True)
-    with fused_inference.frozen_batch_norm_kernels(self.segmenter):
-      return self.segmenter(images, training=False)
+    (the layers' inference mode) unless fine_tune_batch_norm."""
+    return self.segmenter(images, training=self.fine_tune_batch_norm)
+
+  def weight_decay(self):
+    """The segmenter's kernel regularization (SegTask.l2_weight_decay; 0
+    without regularizers), added to every example's loss, so the batch
+    mean adds it once whatever the number of replicas."""
+    if not self.segmenter.losses:
+      return 0.0
+    return tf.add_n(self.segmenter.losses)
 
   def train_step(self, data):
     features, labels = data
@@ -106,6 +108,7 @@ class SegTrainer(tf_keras.Model):
                                       self.lambda_adversarial)
         logs.update(closs=content, aloss=adversarial,
                     gloss=losses.generator_loss(content, adversarial))
+      total += self.weight_decay()
       loss = tf.nn.compute_average_loss(total)
     if self.diagnostics_interval:
       self.record_grad_shares(tape, segmentation, content, adversarial)

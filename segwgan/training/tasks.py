@@ -223,7 +223,8 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
   info = labels.get_info(task.train_data.dataset)
   variant = variants.get(task.variant)
   with strategy.scope():
-    segmenter = segmenter_lib.build_segmenter(task.model)
+    segmenter = segmenter_lib.build_segmenter(
+        task.model, l2_weight_decay=task.l2_weight_decay)
     if task.init_checkpoint:
       init_segmenter(segmenter, task.init_checkpoint,
                      task.init_checkpoint_modules)
