@@ -41,7 +41,7 @@ from segwgan import io_utils
 from segwgan import progress
 from segwgan.configs import data as data_config
 from segwgan.data import registry
-from segwgan.evaluation import results
+from segwgan.evaluation import metric_files
 from segwgan.evaluation import split_eval
 from segwgan.serving import checkpoints
 from segwgan.serving import visualize
@@ -123,7 +123,7 @@ def evaluate() -> None:
   print(f"{info.dataset} {FLAGS.split}, {count} images: {source}")
   print(f"inference: {cli.describe(config, info.resize_long_side)}\n")
   class_names = info.labels.class_names
-  print(results.metric_table(class_names, result.summary))
+  print(metric_files.metric_table(class_names, result.summary))
   header = {"dataset": info.dataset, "split": FLAGS.split,
             "num_images": count, "model": source, "checkpoint": info.source,
             "class_names": list(class_names),
@@ -132,16 +132,17 @@ def evaluate() -> None:
   if is_cityscapes:
     header["cityscapes"] = None
     if result.cityscapes_scores is not None:
-      header["cityscapes"], text = results.cityscapes_files(
+      header["cityscapes"], text = metric_files.cityscapes_files(
           result.cityscapes_scores)
       io_utils.atomic_write_text(output_dir / "cityscapes.csv", text)
-      print("\n" + results.cityscapes_table(result.cityscapes_scores))
+      print("\n" + metric_files.cityscapes_table(
+          result.cityscapes_scores))
     else:
       print(f"\nCityscapes official metrics skipped: "
             f"{result.cityscapes_missing} of {count} images have no gtFine "
             "*_labelIds.png + *_instanceIds.png under --data_dir")
-  json_text, csv_text = results.metrics_files(class_names, result.summary,
-                                              result.matrix, header)
+  json_text, csv_text = metric_files.metrics_files(
+      class_names, result.summary, result.matrix, header)
   per_image = io.BytesIO()
   result.per_image.save(per_image)
   io_utils.atomic_write_bytes(output_dir / PER_IMAGE_FILE,

@@ -13,8 +13,8 @@ Each dataset module subclasses `SourceBuilder` with its `_info`,
 
 The builder config is named after the source: ``src_<hash>`` of the source
 directory's real path and every example file's part, name, size and mtime
-(plus split_seed/val_fraction/test_fraction for seeded splits), or ``dl_<hash>`` of the
-archive URLs. A different or changed copy is therefore prepared afresh, never
+(plus split_seed/val_fraction/test_fraction for seeded splits), or
+``dl_<hash>`` of the archive URLs. A different or changed copy is therefore prepared afresh, never
 served from another copy's data. TFDS writes into a temporary directory and
 renames it when complete, so an interrupted preparation is redone, and
 concurrent preparations of one variant wait for each other (a lock file).

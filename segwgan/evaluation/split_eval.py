@@ -5,8 +5,9 @@
 in training's validation, `serving.predictor.Predictor.predict` in
 tools/evaluate.py), accumulates the confusion matrix (Eq. 17-19), optionally
 keeps each image's own matrix (for paired bootstrap over images) and chosen
-images' predictions, and, for Cityscapes, writes the predictions as official labelIds PNGs and scores them
-with cityscapesscripts (Eq. 20-23) when the ground truth files are there.
+images' predictions, and, for Cityscapes, writes the predictions as official
+labelIds PNGs and scores them with cityscapesscripts (Eq. 20-23) when the
+ground truth files are there.
 """
 import dataclasses
 import pathlib
