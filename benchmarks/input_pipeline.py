@@ -24,6 +24,7 @@ import time
 import steps  # pylint: disable=g-bad-import-order
 import timing  # pylint: disable=g-bad-import-order
 
+from segwgan.data import registry  # pylint: disable=g-import-not-at-top
 from segwgan.training import tasks  # pylint: disable=g-import-not-at-top
 
 
@@ -38,7 +39,7 @@ def main():
         f", scale {data_config.aug_scale_min}-{data_config.aug_scale_max}, "
         f"flip {data_config.aug_rand_hflip}, shuffle "
         f"{data_config.shuffle_buffer_size}", flush=True)
-  raw = tasks.raw_examples(data_config)
+  raw = registry.read_split(data_config)
   epoch = int(raw.cardinality())
   pulls = 4 * -(-epoch // batch)  # Four epochs: shuffle refills included.
   it = iter(tasks.dataset_fn(data_config)(None, 0))

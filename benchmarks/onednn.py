@@ -45,6 +45,7 @@ def child_workloads(paper: bool, checkpoint: str) -> dict:
   """Name -> a blocking call, every workload built in this process."""
   import steps  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from segwgan.data import registry  # pylint: disable=g-import-not-at-top
   from segwgan.evaluation import inference  # pylint: disable=g-import-not-at-top
   from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
   from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
@@ -59,14 +60,16 @@ def child_workloads(paper: bool, checkpoint: str) -> dict:
     trainer, _ = steps.stage1_trainer(gan_loss)
     workloads[f"{gan_loss} step"] = steps.stepper(trainer, built.batches,
                                                   loss="gloss")
-  data = built.stage2.task.validation_data.replace(global_batch_size=1)
-  images = timing.cmp_batches(data, 4)
-  predict = inference.make_batch_predict_fn(
-      segmenter_lib.build_segmenter(built.stage2.task.model))
+  data = built.stage2.task.validation_data.replace(
+      source_dir=str(timing.SHARED / "data" / "cmp_facades"))
+  images = [example["image"] for example in
+            registry.read_split(data).take(4).as_numpy_iterator()]
+  predict = inference.segmenter_labels(
+      segmenter_lib.build_segmenter(built.stage2.task.model), data)
 
-  def evaluation():
-    for features, labels in images:
-      predict(features["image"], labels["image_info"]).numpy()
+  def evaluation():  # Training's validation of 4 images.
+    for image in images:
+      predict(image)
 
   workloads["evaluation"] = evaluation
   loaded = checkpoints.load(checkpoint, dataset="pascal_voc2012")
