@@ -33,6 +33,9 @@ from segwgan.training import seg_model
 
 PARAMS_FILE = "params.yaml"
 STAGE1_VALIDATION_FILE = "stage1_validation.json"
+# params.yaml keys a resumed run may change: they do not change its result.
+RESULT_NEUTRAL_KEYS = ("summary_interval", "max_to_keep", "source_dir",
+                       "tfds_data_dir")
 # Where a SegTrainer checkpoint (tf.train.Checkpoint(trainer=...)) keeps the
 # segmenter's variables.
 STAGE2_SEGMENTER_KEY = "trainer/segmenter/"
@@ -49,6 +52,41 @@ def build_optimizer(config: optimization.OptimizationConfig, precision: str):
   factory = optimization.OptimizerFactory(config)
   return runner.wrap_optimizer(
       factory.build_optimizer(factory.build_learning_rate()), precision)
+
+
+def _flatten(tree, prefix: str = "") -> dict:
+  if not isinstance(tree, dict):
+    return {prefix: tree}
+  flat = {}
+  for key, value in tree.items():
+    flat.update(_flatten(value, f"{prefix}{key}."))
+  return {k.rstrip("."): v for k, v in flat.items()}
+
+
+def check_resumable(params: cfg.ExperimentConfig, model_dir: str) -> None:
+  """Refuses (errors.FlagError naming the keys) a model_dir whose recorded
+  params.yaml differs from `params` in a key that changes the result, i.e.
+  any key but `RESULT_NEUTRAL_KEYS` (logging, checkpoint retention, where
+  the data is read from)."""
+  path = os.path.join(model_dir, PARAMS_FILE)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    recorded = _flatten(yaml.safe_load(f) or {})
+  current = _flatten(yaml.safe_load(yaml.safe_dump(params.as_dict())))
+  missing = "(absent)"
+  differing = sorted(
+      key for key in recorded.keys() | current.keys()
+      if key.rsplit(".", 1)[-1] not in RESULT_NEUTRAL_KEYS
+      and recorded.get(key, missing) != current.get(key, missing))
+  if differing:
+    changes = "; ".join(f"{key}: {recorded.get(key, missing)!r} there, "
+                        f"{current.get(key, missing)!r} now"
+                        for key in differing)
+    raise errors.FlagError(
+        f"--model_dir={model_dir} holds a run with other settings "
+        f"({changes}); to start a fresh run, pass another --model_dir "
+        f"(nothing in {model_dir} was changed)")
 
 
 def save_params(params: cfg.ExperimentConfig, model_dir: str) -> None:
@@ -108,6 +146,7 @@ def train_stage1(params: cfg.ExperimentConfig, model_dir: str,
   training stopped; a rerun after a stop trains nothing) and G's
   reconstructions of the first `figure_images` validation images by id.
   """
+  check_resumable(params, model_dir)
   task = params.task
   precision = params.runtime.mixed_precision_dtype or "float32"
   runner.set_precision(precision)
@@ -181,9 +220,14 @@ def init_segmenter(segmenter, init_checkpoint: str, modules) -> None:
   path = segmenter_lib.resolve_checkpoint(init_checkpoint)
   saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
   if any(key.startswith(STAGE2_SEGMENTER_KEY) for key in saved):
-    status = tf.train.Checkpoint(trainer=tf.train.Checkpoint(
-        segmenter=segmenter)).restore(path)
-    status.expect_partial().assert_existing_objects_matched()
+    try:
+      tf.train.Checkpoint(trainer=tf.train.Checkpoint(
+          segmenter=segmenter)).restore(path).expect_partial(
+              ).assert_existing_objects_matched()
+    except (AssertionError, ValueError) as e:
+      raise errors.ModelError(
+          f"task.init_checkpoint={init_checkpoint}: its segmenter does not "
+          f"fit this model ({str(e).splitlines()[0]})") from None
     logging.info("segmenter initialised from the stage-2 checkpoint %s", path)
     return
   segmenter_lib.init_from_checkpoint(
@@ -208,6 +252,7 @@ def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
   `validate_last=False` skips the validation of the final step (for a caller
   that evaluates the final checkpoint itself).
   """
+  check_resumable(params, model_dir)
   task = params.task
   precision = params.runtime.mixed_precision_dtype or "float32"
   runner.set_precision(precision)

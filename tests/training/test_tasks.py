@@ -110,3 +110,47 @@ def test_init_segmenter_reads_a_stage2_model_dir(data_dirs, tmp_path):
     np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
   assert any(not np.array_equal(b, v.numpy()) for b, v in
              zip(before, segmenter.trainable_variables))
+
+
+def test_a_changed_setting_is_refused_naming_it(data_dirs, tmp_path):
+  """A model_dir recorded with other result-changing settings is refused
+  before anything in it changes; paths and logging may differ."""
+  from segwgan import errors  # pylint: disable=g-import-not-at-top
+  config = params("stage2_cmp_facades_cpu", data_dirs,
+                  task={"init_checkpoint": "", "variant": "deeplabv3"})
+  tasks.save_params(config, str(tmp_path))
+  recorded = (tmp_path / "params.yaml").read_text()
+  moved = {"task": {"train_data": {"source_dir": "/elsewhere"},
+                    "validation_data": {"tfds_data_dir": "/other"}},
+           "trainer": {"summary_interval": 7}}
+  tasks.check_resumable(
+      overrides.build("stage2_cmp_facades_cpu", flag_values={
+          "task": {**data_dirs["task"], "init_checkpoint": "",
+                   "variant": "deeplabv3"}},
+          params_override=json.dumps(_merged(TINY, moved))), str(tmp_path))
+  for change, key in (({"task": {"lambda_adversarial": 0.5}},
+                       "task.lambda_adversarial"),
+                      ({"task": {"seed": 3}}, "task.seed"),
+                      ({"task": {"variant": "seggan"}}, "task.variant")):
+    changed = overrides.build(
+        "stage2_cmp_facades_cpu", flag_values={
+            "task": {**data_dirs["task"], "init_checkpoint": "",
+                     "variant": "deeplabv3"}},
+        params_override=json.dumps(_merged(TINY, change)))
+    with pytest.raises(errors.FlagError, match=key) as raised:
+      tasks.check_resumable(changed, str(tmp_path))
+    assert "another --model_dir" in str(raised.value)
+    with pytest.raises(errors.FlagError):
+      tasks.train_stage2(changed, str(tmp_path))
+  assert (tmp_path / "params.yaml").read_text() == recorded
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def _merged(base, change):
+  merged = json.loads(json.dumps(base))
+  for key, value in change.items():
+    if isinstance(value, dict):
+      merged[key] = _merged(merged.get(key, {}), value)
+    else:
+      merged[key] = value
+  return merged
