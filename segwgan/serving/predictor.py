@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from segwgan import errors
+from segwgan.data import pipeline
 from segwgan.evaluation import inference
 from segwgan.serving import checkpoints
 from segwgan.serving import export
@@ -31,10 +32,13 @@ class Predictor:
   """Predictions of one image at a time at its original size."""
 
   def __init__(self, module, info: checkpoints.ModelInfo,
-               config: inference.InferenceConfig = inference.InferenceConfig()):
+               config: inference.InferenceConfig = inference.InferenceConfig(),
+               long_side: Optional[int] = None):
     """`module`: a `tflite_model.TFLiteModel` (whole images only), or
     anything whose `logits(pixels)` maps float32 [B, H, W, 3] on [0, 255]
     to logits (an `export.ServingModule` or a restored export).
+    `long_side`: images are resized to this long side (0: their own size)
+    instead of the model's evaluation size (`info.resize_long_side`).
 
     Raises:
       errors.FlagError: a TFLiteModel with test-time augmentation.
@@ -42,10 +46,12 @@ class Predictor:
     self.info = info
     self.config = config
     self.module = module  # Its tf.functions hold it only weakly.
+    self.long_side = (info.resize_long_side if long_side is None
+                      else long_side)
     self._inference = None
     if not isinstance(module, tflite_model.TFLiteModel):
-      self._inference = inference.ImageInference(
-          module.logits, info.resize_long_side, config)
+      self._inference = inference.ImageInference(module.logits,
+                                                 self.long_side, config)
     elif (tuple(config.scales) != (1.0,) or config.flip or
           config.window is not None):
       raise errors.FlagError("--backend=tflite predicts whole images: "
@@ -88,6 +94,11 @@ class Predictor:
     return cls(export.ServingModule(loaded.segmenter, loaded.info),
                loaded.info, config)
 
+  def at_long_side(self, long_side: int) -> "Predictor":
+    """This model predicting images resized to `long_side` (0: their own
+    size); labels still come back at each image's size."""
+    return Predictor(self.module, self.info, self.config, long_side)
+
   @property
   def class_names(self) -> tuple:
     return self.info.labels.class_names
@@ -103,14 +114,31 @@ class Predictor:
   def probabilities(self, image: np.ndarray) -> np.ndarray:
     """Class probabilities [H, W, C] (softmax of the averaged logits)."""
     if self._inference is None:
-      return self.module.probabilities(_checked(image))
+      image = _checked(image)
+      probabilities = self.module.probabilities(self._tflite_input(image))
+      return tf.image.resize(probabilities, image.shape[:2],
+                             method="bilinear").numpy()
     return tf.nn.softmax(self.logits(image)).numpy()
 
   def predict(self, image: np.ndarray) -> np.ndarray:
     """The label map [H, W] int32 (class ids of `info.dataset`)."""
     if self._inference is None:
-      return self.module.labels(_checked(image))
+      image = _checked(image)
+      labels = self.module.labels(self._tflite_input(image))
+      return tf.image.resize(labels[..., None], image.shape[:2],
+                             method="nearest")[..., 0].numpy()
     return np.argmax(self.logits(image), axis=-1).astype(np.int32)
+
+  def _tflite_input(self, image: np.ndarray) -> np.ndarray:
+    """`image` resized to `long_side` unless model.tflite resizes it there
+    itself (its labels then come back resized by nearest neighbour, its
+    probabilities bilinearly, not its logits)."""
+    if self.long_side in (0, self.info.resize_long_side):
+      return image
+    size = pipeline.scaled_size(image.shape[:2], self.long_side)
+    resized = tf.image.resize(image, size, method="bilinear")
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255),
+                   tf.uint8).numpy()
 
 
 def _checked(image) -> np.ndarray:

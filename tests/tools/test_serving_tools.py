@@ -265,3 +265,25 @@ def test_predict_on_a_folder_keeps_going_past_bad_files(exported, voc_images,
   assert sorted(p.name for p in out.iterdir()) == sorted(
       f"{stem}_{kind}.png" for stem in good
       for kind in ("labels", "overlay", "figure"))
+
+
+def test_predict_resizes_large_photos_and_guards_memory(exported, shared_data,
+                                                        tmp_path):
+  folder = tmp_path / "in"
+  folder.mkdir()
+  with Image.open(shared_data / VOC / "JPEGImages" / "2007_000033.jpg") as im:
+    im.save(folder / "small.jpg")
+    large = im.resize((im.width * 4, im.height * 4))
+  large.save(folder / "large.jpg")
+  result = tool("predict.py", f"--saved_model={exported}", f"--input={folder}",
+                f"--output_dir={tmp_path / 'policy'}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  labels = Image.open(tmp_path / "policy" / "large_labels.png")
+  assert labels.size == large.size
+  result = tool("predict.py", f"--saved_model={exported}", f"--input={folder}",
+                "--resize_long_side=0", "--max_pixels=1000000",
+                f"--output_dir={tmp_path / 'guarded'}")
+  assert result.returncode == 2 and "Traceback" not in result.stderr
+  assert "large.jpg" in result.stderr and "--max_pixels" in result.stderr
+  assert sorted(p.name for p in (tmp_path / "guarded").iterdir()) == [
+      "small_figure.png", "small_labels.png", "small_overlay.png"]
