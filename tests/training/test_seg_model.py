@@ -377,3 +377,63 @@ def test_grad_shares_are_sampled_every_interval(batch, converted_dm05):
   assert all(e > 0 for e in expected)
   step(batch)
   assert int(trainer.grad_share_samples.numpy()) == 1
+
+
+def test_train_step_is_equation_2(batch, converted_dm05):
+  """The real step's loss is l_S + lambda_1 l_C + lambda_2 l_A computed
+  apart (other lambdas than the paper's, so a swap shows), each term has a
+  non-zero gradient on the segmenter, and the update is the gradient of
+  that sum (plain SGD: the weights move by -lr x it)."""
+  trainer = build_trainer("segwgan", converted_dm05)
+  trainer.lambda_content, trainer.lambda_adversarial = 0.3, 0.7
+  learning_rate = 1e-2
+  trainer.compile(tf_keras.optimizers.legacy.SGD(learning_rate))
+  features, labels_ = batch
+  variables = trainer.segmenter.trainable_variables
+  generator_lib.reset_noise(trainer.generator, 11)
+  with tf.GradientTape() as tape:
+    logits = trainer.segmenter(features["image"], training=False)
+    l_s = tf.reduce_mean(losses.segmentation_loss(labels_["masks"], logits))
+    probabilities = tf.nn.softmax(logits) * tf.cast(labels_["valid_masks"],
+                                                    tf.float32)
+    fake = trainer.generator(probabilities, training=False)
+    mask = tf.cast(labels_["valid_masks"], tf.float32)
+    l_c = tf.reduce_mean(
+        tf.reduce_sum(tf.abs(features["image_gan"] - fake) * mask, [1, 2, 3])
+        / (3.0 * tf.reduce_sum(mask, [1, 2, 3])))
+    l_a = -tf.reduce_mean(trainer.critic([probabilities, fake],
+                                         training=False))
+    expected = l_s + 0.3 * l_c + 0.7 * l_a
+  gradients = tape.gradient(expected, variables)
+  before = [v.numpy().copy() for v in variables]
+  generator_lib.reset_noise(trainer.generator, 11)
+  logs = {k: float(v) for k, v in trainer.train_step(batch).items()}
+  np.testing.assert_allclose(
+      [logs["segloss"], logs["closs"], logs["aloss"], logs["loss"]],
+      [float(l_s), float(l_c), float(l_a), float(expected)], rtol=1e-4)
+  for term in ("segmentation", "content", "adversarial"):
+    generator_lib.reset_noise(trainer.generator, 11)
+    trainer_copy_norm = term_gradient_norm_at(trainer, batch, term, before)
+    assert trainer_copy_norm > 0, term
+  compared = 0
+  for old, variable, gradient in zip(before, variables, gradients):
+    if gradient is None:
+      continue
+    compared += 1
+    np.testing.assert_allclose(variable.numpy(),
+                               old - learning_rate * gradient.numpy(),
+                               rtol=1e-4, atol=1e-7, err_msg=variable.name)
+  assert compared >= 150
+
+
+def term_gradient_norm_at(trainer, batch, term, weights):
+  """`term_gradient_norm` with the segmenter's weights set to `weights`."""
+  variables = trainer.segmenter.trainable_variables
+  current = [v.numpy().copy() for v in variables]
+  for variable, value in zip(variables, weights):
+    variable.assign(value)
+  try:
+    return term_gradient_norm(trainer, batch, term)
+  finally:
+    for variable, value in zip(variables, current):
+      variable.assign(value)
