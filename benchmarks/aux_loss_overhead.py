@@ -20,8 +20,6 @@ other settings, e.g. '{generator: {base_filters: 16}}'.
 Prints, per config, the step medians, a decomposition of the SegWGAN step
 (segmenter forward+backward, G and D forward, G and D forward+backward to the
 probabilities) and `aux_loss_overhead_<config> ratio=X target=Y`.
-`--before` adds both steps traced without the frozen batch norm's fold
-(`fused_inference.frozen_batch_norm_kernels`): "..., unfolded".
 """
 import argparse
 
@@ -80,7 +78,7 @@ def parts(trainers, batches):
 
 
 def run(size: str, batch: int, override: dict, precision: str,
-        decompose: bool, before: bool = False) -> float:
+        decompose: bool) -> float:
   print(f"-- config {size}: stage2_{DATASET}_{size}, batch {batch}, "
         f"precision {precision}, override {override or '{}'}", flush=True)
   built = steps.build(size, batch, precision=precision, override=override)
@@ -91,15 +89,10 @@ def run(size: str, batch: int, override: dict, precision: str,
         f"; D {stage1.task.critic.as_dict()}", flush=True)
   sides = {"segwgan step": steps.stepper(trainers["segwgan"], batches),
            "ce-only step": steps.stepper(trainers["deeplabv3"], batches)}
-  if before:
-    sides |= steps.unfolded_sides({"segwgan": trainers["segwgan"],
-                                   "ce-only": trainers["deeplabv3"]}, batches)
-  budget = BUDGET_S[size] * (0.7 if decompose else 1.0) * (2 if before else 1)
+  budget = BUDGET_S[size] * (0.7 if decompose else 1.0)
   times = timing.interleaved(sides, reps=30, warmup=2, budget_s=budget)
   timing.report(times, unit="s", per="step")
   ratio = timing.ratio_of(times, "segwgan step", "ce-only step")
-  if before:
-    steps.report_unfolded(times, "segwgan", "ce-only")
   if decompose:
     piece_times = timing.interleaved(parts(trainers, batches), reps=10,
                                      warmup=1,
@@ -120,9 +113,6 @@ def main():
   parser.add_argument("--params_override", default="",
                       help="YAML for the stage-1/stage-2 task")
   parser.add_argument("--no_decompose", action="store_true")
-  parser.add_argument("--before", action="store_true",
-                      help="also time both steps without the frozen batch "
-                      "norm's fold")
   args = parser.parse_args()
   timing.banner("aux_loss_overhead")
   override = yaml.safe_load(args.params_override) if args.params_override \
@@ -131,7 +121,7 @@ def main():
   results = {}
   for size in sizes:
     results[size] = run(size, args.batch or DEFAULT_BATCH[size], override,
-                        args.precision, not args.no_decompose, args.before)
+                        args.precision, not args.no_decompose)
   print(f"   ({timing.load()} at end)")
   for size in sizes:
     print(f"aux_loss_overhead_{size} ratio={results[size]:.3f} "

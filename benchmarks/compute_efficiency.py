@@ -8,8 +8,7 @@ images; batch `--batch`, default 2), float32. Its FLOPs are counted from the
 traced step graph with TF's registered per-op statistics, as
 `tf.compat.v1.profiler` does, with the convolution backprops counted as
 their forward's multiply-adds (see benchmarks/timing.py), over the ops a
-call runs (not the unfolded convolutions the batch-norm fold leaves unused
-in the graph). The optimizer's fused Adam update has no FLOP statistic and
+call runs. The optimizer's fused Adam update has no FLOP statistic and
 counts 0.
 
 The peak is the best of a TF float32 matmul (N x N, N = 4096) and a NumPy

@@ -9,9 +9,7 @@ same real CMP Facades batches, timed interleaved.
   .venv/bin/python benchmarks/mixed_precision.py --config=cpu --variant=deeplabv3
 
 `--profile` adds, per side, the TF profiler's op time by type and the
-segmenter's and G+D's forward+backward timed alone. `--before` adds both
-steps traced without the frozen batch norm's fold
-(`fused_inference.frozen_batch_norm_kernels`): "..., unfolded".
+segmenter's and G+D's forward+backward timed alone.
 
 Final lines: `mixed_precision_<config> ratio=X target=>=1.3` (the speed-up).
 """
@@ -28,7 +26,7 @@ TARGET = 1.3
 
 
 def run(size: str, batch: int, variant: str, override: dict,
-        profile: bool = False, before: bool = False) -> float:
+        profile: bool = False) -> float:
   print(f"-- config {size}: stage2_{steps.DATASET}_{size} {variant} step, "
         f"batch {batch}, override {override or '{}'}", flush=True)
   f32 = steps.build(size, batch, precision="float32", override=override,
@@ -39,16 +37,10 @@ def run(size: str, batch: int, variant: str, override: dict,
   sides = {"float32 step": steps.stepper(f32.trainers[variant], f32.batches),
            "bfloat16 step": steps.stepper(bf16.trainers[variant],
                                           f32.batches)}
-  if before:
-    sides |= steps.unfolded_sides({"float32": f32.trainers[variant],
-                                   "bfloat16": bf16.trainers[variant]},
-                                  f32.batches)
   times = timing.interleaved(sides, reps=30, warmup=2,
-                             budget_s=BUDGET_S[size] * (2 if before else 1))
+                             budget_s=BUDGET_S[size])
   timing.report(times, per="step")
   ratio = timing.ratio_of(times, "float32 step", "bfloat16 step")
-  if before:
-    steps.report_unfolded(times, "float32", "bfloat16")
   if profile:
     for name, call in sides.items():
       timing.print_op_times(name, timing.op_time_by_type(call, 3, 16))
@@ -79,9 +71,6 @@ def main():
                       choices=["deeplabv3", "seggan", "segwgan"])
   parser.add_argument("--batch", type=int, default=0)
   parser.add_argument("--params_override", default="")
-  parser.add_argument("--before", action="store_true",
-                      help="also time both steps without the frozen batch "
-                      "norm's fold")
   parser.add_argument("--profile", action="store_true",
                       help="also print op time by type (TF profiler) and "
                       "the segmenter / G+D parts of each side")
@@ -91,7 +80,7 @@ def main():
       else {}
   sizes = ["cpu", "paper"] if args.config == "both" else [args.config]
   results = {size: run(size, args.batch or DEFAULT_BATCH[size], args.variant,
-                       override, args.profile, args.before)
+                       override, args.profile)
              for size in sizes}
   print(f"   ({timing.load()} at end)")
   for size in sizes:

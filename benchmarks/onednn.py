@@ -6,9 +6,6 @@ children alternate off, on, on, off, ... (`--rounds` pairs). Each child
 builds every workload below, warms each up, times them interleaved and
 prints its times; the parent reports per-workload medians over all its
 children's repetitions and the ratio off / on (above 1: oneDNN is faster).
-On an AVX-512 CPU the two sides' evaluation graphs also differ in their
-ReLU6 (`fused_inference.relu6_as_minimum`: one op with oneDNN, else
-min(ReLU(x), 6)); the export logits' ReLU6 is the same on both.
 
 Workloads, on real CMP Facades batches of the experiments' pipelines:
   ce step         stage-2 CE-only step, cpu config (MobileNetV2 0.5
@@ -16,8 +13,8 @@ Workloads, on real CMP Facades batches of the experiments' pipelines:
   segwgan step    the same with the frozen G and D (SegWGAN)
   gan step        stage-1 step, GAN loss (cpu config G and D, batch 8)
   wgan step       stage-1 step, WGAN loss (5 critic steps)
-  evaluation      the validation predict function (fused inference
-                  kernels), one validation image per call, 4 images
+  evaluation      the validation predict function (the Keras model),
+                  one validation image per call, 4 images
   export logits   the export's `logits` function (`ServingModule`) of
                   the converted Google DeepLabv3 MobileNetV2 0.5, one
                   257x257 image per call, 10 calls (measure 6's size)

@@ -109,28 +109,3 @@ def stepper(trainer, batches, loss: str = "loss"):
     return float(out[loss])
 
   return call
-
-
-def unfolded_stepper(trainer, batches):
-  """`stepper`, traced (now) without the frozen batch norm's fold
-  (`timing.unfolded_training`): the "before" side of that change."""
-  call = stepper(trainer, batches)
-  with timing.unfolded_training():
-    call()
-  return call
-
-
-def unfolded_sides(trainers: Dict[str, seg_model.SegTrainer],
-                   batches) -> dict:
-  """{"<name> step, unfolded": `unfolded_stepper`} of {name: trainer}: the
-  `--before` sides of a benchmark whose sides are "<name> step"."""
-  return {f"{name} step, unfolded": unfolded_stepper(trainer, batches)
-          for name, trainer in trainers.items()}
-
-
-def report_unfolded(times, a: str, b: str) -> None:
-  """The `--before` ratios: "<a> step" / "<b> step" unfolded, and each side
-  folded / unfolded."""
-  timing.ratio_of(times, f"{a} step, unfolded", f"{b} step, unfolded")
-  for name in (a, b):
-    timing.ratio_of(times, f"{name} step", f"{name} step, unfolded")

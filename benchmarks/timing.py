@@ -15,7 +15,6 @@ depthwise-conv backprops have none and count 0), except that both
 convolution backprops count their forward convolution's multiply-adds (see
 `flops_by_op`: the registered formulas over-count dilated convolutions).
 """
-import contextlib
 import os
 import pathlib
 import statistics
@@ -212,16 +211,6 @@ def unfolded_copies():
   from segwgan.modeling import folded  # pylint: disable=g-import-not-at-top
   return mock.patch.object(folded, "fold_batch_norms", autospec=True,
                            side_effect=lambda graph_def: graph_def)
-
-
-def unfolded_training():
-  """While open, stage-2 train steps are traced with the segmenter's own
-  kernels instead of `fused_inference.frozen_batch_norm_kernels`: the
-  "before" side of that change."""
-  from segwgan.modeling import fused_inference  # pylint: disable=g-import-not-at-top
-  return mock.patch.object(fused_inference, "frozen_batch_norm_kernels",
-                           autospec=True,
-                           return_value=contextlib.nullcontext())
 
 
 def op_time_by_type(call: Callable[[], object], calls: int = 3,

@@ -15,9 +15,7 @@ Two pairs are timed interleaved:
   frozen BN   ours as configured (`fine_tune_batch_norm=False`: the
               segmenter is called with training=False, so batch-norm
               statistics stay frozen while gamma and beta are trained, as in
-              TF DeepLab; our step traces it with the frozen batch norm
-              folded into the convolutions,
-              `fused_inference.frozen_batch_norm_kernels`) vs the Model
+              TF DeepLab) vs the Model
               Garden step on the same model wrapped to run the same way
               (the wrapper passes training=False to it whatever the task's
               train_step passes; the model's own layers, nothing folded).
