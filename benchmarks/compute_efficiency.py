@@ -26,6 +26,7 @@ import tf_keras  # pylint: disable=g-import-not-at-top
 
 from segwgan.configs import experiments  # pylint: disable=g-import-not-at-top
 from segwgan import labels  # pylint: disable=g-import-not-at-top
+from segwgan import variants  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
 from segwgan.training import runner  # pylint: disable=g-import-not-at-top
 from segwgan.training import seg_model  # pylint: disable=g-import-not-at-top
@@ -48,7 +49,7 @@ def main():
   batches = timing.cmp_batches(data, 1)
   segmenter = segmenter_lib.build_segmenter(stage2.task.model)
   trainer = seg_model.SegTrainer(
-      segmenter, variant="deeplabv3",
+      segmenter, variant=variants.get("deeplabv3"),
       palette=labels.get_info("cmp_facades").palette())
   trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
   step = tf.function(trainer.train_step)

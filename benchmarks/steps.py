@@ -17,6 +17,7 @@ import tf_keras  # pylint: disable=g-import-not-at-top
 
 from segwgan.configs import experiments  # pylint: disable=g-import-not-at-top
 from segwgan import labels  # pylint: disable=g-import-not-at-top
+from segwgan import variants as variants_lib  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import critic as critic_lib  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import generator as generator_lib  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
@@ -80,7 +81,7 @@ def build(size: str, batch: int, *, precision: str = "float32",
     gan = variant != "deeplabv3"
     trainer = seg_model.SegTrainer(
         segmenter, generator if gan else None, critic if gan else None,
-        variant=variant, palette=info.palette(),
+        variant=variants_lib.get(variant), palette=info.palette(),
         **trainer_options(stage2.task))
     trainer.compile(runner.wrap_optimizer(
         tf_keras.optimizers.legacy.Adam(5e-4), precision))

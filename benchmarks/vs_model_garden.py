@@ -40,6 +40,7 @@ from official.vision.modeling import segmentation_model  # pylint: disable=g-imp
 from official.vision.tasks import semantic_segmentation  # pylint: disable=g-import-not-at-top
 
 from segwgan import labels  # pylint: disable=g-import-not-at-top
+from segwgan import variants  # pylint: disable=g-import-not-at-top
 from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
 from segwgan.training import seg_model  # pylint: disable=g-import-not-at-top
 
@@ -58,7 +59,7 @@ def ours(stage2, batches, fine_tune_batch_norm: bool, weights):
   segmenter = segmenter_lib.build_segmenter(stage2.task.model)
   segmenter.set_weights(weights)
   trainer = seg_model.SegTrainer(
-      segmenter, variant="deeplabv3",
+      segmenter, variant=variants.get("deeplabv3"),
       palette=labels.get_info(steps.DATASET).palette(),
       fine_tune_batch_norm=fine_tune_batch_norm)
   trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
