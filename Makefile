@@ -48,8 +48,8 @@ TFDS_DIR ?=
 
 demo: $(STAMP)
 	$(VENV)/bin/python tools/reproduce.py --dataset=cmp_facades --seeds=1 \
-	    --config_file=experiments/cmp_facades_demo.yaml \
-	    $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) \
+	    --protocol_file=experiments/cmp_facades_demo.yaml \
+	    $(if $(DATA_DIR),--data_dir=$(DATA_DIR),--download) \
 	    $(if $(WEIGHTS_DIR),--weights_dir=$(WEIGHTS_DIR)) \
 	    $(if $(TFDS_DIR),--tfds_dir=$(TFDS_DIR)) \
 	    --output_dir=$(DEMO_DIR)

@@ -32,6 +32,7 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from segwgan import errors
 from segwgan import variants
 from segwgan.configs import models
 from segwgan.modeling import pretrained
@@ -49,7 +50,7 @@ PRESET_TFLITE = {
 BASELINE = "deeplabv3"
 
 
-class PlanMismatch(ValueError):
+class PlanMismatch(errors.UserError):
   """The output directory holds a reproduction made with other settings."""
 
 
@@ -155,6 +156,7 @@ class Plan:
     seeds: 0 .. N-1.
     output_dir: where everything goes (see `Layout`).
     data_dir, tfds_dir: the tools' --data_dir / --tfds_dir ('': default).
+    download: pass --download (no data_dir: the official archives).
     sections: the merged protocol settings (`settings.load`).
     init_checkpoint: the ce part's starting checkpoint after resolution.
     tflite: what the pretrained part converts (a path or a
@@ -166,6 +168,7 @@ class Plan:
   output_dir: str
   data_dir: str = ""
   tfds_dir: str = ""
+  download: bool = False
   sections: dict = dataclasses.field(default_factory=dict)
   init_checkpoint: str = ""
   tflite: str = ""
@@ -188,6 +191,7 @@ class Plan:
     report = self.report_settings
     value = {"dataset": self.dataset, "size": self.size,
              "data_dir": self.data_dir, "tfds_dir": self.tfds_dir,
+             "download": str(self.download),
              "init_checkpoint": self.init_checkpoint, "tflite": self.tflite,
              "eval_max_images": str(report.eval_max_images),
              "figure_images": str(report.figure_images)}
@@ -238,6 +242,7 @@ class Plan:
     layout, report = self.layout, self.report_settings
     data = [f"--data_dir={self.data_dir}"] if self.data_dir else []
     data += [f"--tfds_dir={self.tfds_dir}"] if self.tfds_dir else []
+    data += ["--download"] if self.download else []
     parts = []
     if self.tflite:
       parts.append(Part("pretrained", "convert the pretrained TFLite model",
@@ -334,20 +339,22 @@ def resolve_init(init_checkpoint: str, output_dir: str, weights_dir: str = ""
 def build(dataset: str, size: str, seeds: int, output_dir: str, *,
           sections: dict, init_checkpoint: str,
           data_dir: Optional[str] = None, tfds_dir: Optional[str] = None,
-          weights_dir: Optional[str] = None) -> Plan:
+          download: bool = False, weights_dir: Optional[str] = None) -> Plan:
   """The plan of a reproduction (paths made absolute).
 
   Args:
     init_checkpoint: `task.init_checkpoint` of the ce part's config.
   """
   if size not in SIZES:
-    raise ValueError(f"--size must be one of {list(SIZES)}, got {size!r}")
+    raise errors.FlagError(f"--size must be one of {list(SIZES)}, got "
+                           f"{size!r}")
   if seeds < 1:
-    raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    raise errors.FlagError(f"--seeds must be >= 1, got {seeds}")
   output_dir = _absolute(output_dir)
   init, tflite = resolve_init(init_checkpoint, output_dir,
                               _absolute(weights_dir))
   return Plan(dataset=dataset, size=size, seeds=list(range(seeds)),
               output_dir=output_dir, data_dir=_absolute(data_dir),
-              tfds_dir=_absolute(tfds_dir), sections=sections,
+              tfds_dir=_absolute(tfds_dir), download=download,
+              sections=sections,
               init_checkpoint=init, tflite=tflite)

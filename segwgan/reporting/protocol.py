@@ -31,6 +31,7 @@ import threading
 import time
 from typing import Callable, List, Optional, Sequence
 
+from segwgan import errors
 from segwgan import io_utils
 from segwgan.reporting import plan as plan_lib
 from segwgan.reporting import report as report_lib
@@ -42,7 +43,7 @@ class PartFailed(RuntimeError):
   """A part's process exited with an error; names its log."""
 
 
-class Busy(RuntimeError):
+class Busy(errors.UserError):
   """Another run (or a part process it left) is using the output directory."""
 
 

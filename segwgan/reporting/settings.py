@@ -1,7 +1,7 @@
 """The protocol's YAML: overrides for both stages and the report's settings.
 
-A protocol file (``experiments/*.yaml``, `--config_file` of
-`tools/reproduce.py`) and `--params_override` have up to five sections::
+A protocol file (``experiments/*.yaml``, `--protocol_file`
+of `tools/reproduce.py`) and `--protocol_override` have up to five sections::
 
   common:   # applied to every training config (e.g. data, runtime)
     task: {train_data: {output_size: [256, 256]}}
@@ -26,11 +26,13 @@ from typing import Iterable, Optional
 
 import yaml
 
+from segwgan import errors
+
 SECTIONS = ("common", "stage1", "ce", "stage2", "report")
 TRAININGS = ("stage1", "ce", "stage2")  # sections written as config files
 
 
-class SettingsError(ValueError):
+class SettingsError(errors.UserError):
   """A protocol file or override that cannot be used."""
 
 
@@ -88,19 +90,20 @@ def _parse(text: str, origin: str) -> dict:
   return {k: v or {} for k, v in value.items()}
 
 
-def load(config_files: Iterable[str] = (),
-         params_override: Optional[str] = None) -> dict:
-  """The merged sections of `config_files` and then `params_override`."""
+def load(protocol_files: Iterable[str] = (),
+         protocol_override: Optional[str] = None) -> dict:
+  """The merged sections of `protocol_files`, then `protocol_override`."""
   merged = {}
-  for path in config_files or ():
+  for path in protocol_files or ():
     try:
       with open(path) as f:
         text = f.read()
     except OSError as e:
-      raise SettingsError(f"--config_file={path}: {e.strerror}") from None
-    merged = deep_merge(merged, _parse(text, f"--config_file={path}"))
-  if params_override:
-    merged = deep_merge(merged, _parse(params_override, "--params_override"))
+      raise SettingsError(f"--protocol_file={path}: {e.strerror}") from None
+    merged = deep_merge(merged, _parse(text, f"--protocol_file={path}"))
+  if protocol_override:
+    merged = deep_merge(merged, _parse(protocol_override,
+                                       "--protocol_override"))
   return merged
 
 

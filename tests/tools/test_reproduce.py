@@ -41,7 +41,7 @@ def reproduce(workdir, override=TINY):
        "--dataset=cmp_facades", "--seeds=1",
        f"--data_dir={workdir / 'cmp'}", f"--tfds_dir={workdir / 'tfds'}",
        f"--weights_dir={workdir / 'weights'}",
-       f"--output_dir={workdir / 'out'}", f"--params_override={override}"],
+       f"--output_dir={workdir / 'out'}", f"--protocol_override={override}"],
       capture_output=True, text=True, cwd=REPO, timeout=1500)
 
 
