@@ -148,6 +148,12 @@ def train_stage1(params: cfg.ExperimentConfig, model_dir: str,
   """
   check_resumable(params, model_dir)
   task = params.task
+  if variants.gan_loss(task.gan_loss).gradient_penalty:
+    # TF 2.20's grappler arithmetic optimizer makes the traced WGAN-GP step
+    # (second-order gradients, critic_steps unrolled) a cyclic graph at the
+    # cpu experiment's size ("N nodes in a cycle"); without it the step runs.
+    tf.config.optimizer.set_experimental_options(
+        {"arithmetic_optimization": False})
   precision = params.runtime.mixed_precision_dtype or "float32"
   runner.set_precision(precision)
   runner.set_seed(task.seed, task.deterministic)
