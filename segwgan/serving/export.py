@@ -41,6 +41,7 @@ import tensorflow as tf
 from segwgan import errors
 from segwgan import io_utils
 from segwgan import labels
+from segwgan.data import pipeline
 from segwgan.modeling import folded
 from segwgan.serving import checkpoints
 
@@ -55,13 +56,6 @@ SERVING_OUTPUTS = ("labels", "probabilities")
 # capture the frozen graph's constants and then cannot be saved) are left
 # out.
 _SAVE_OPTIONS = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
-
-
-def scaled_size(size, long_side: int):
-  """[h, w] resized so that the long side is `long_side` (as the pipeline)."""
-  size_f = tf.cast(size, tf.float32)
-  scale = tf.cast(long_side, tf.float32) / tf.reduce_max(size_f)
-  return tf.cast(tf.round(size_f * scale), tf.int32)
 
 
 class ServingModule(tf.Module):
@@ -114,7 +108,7 @@ class ServingModule(tf.Module):
     size = tf.shape(images)[1:3]
     if self.info.resize_long_side > 0:
       pixels = tf.image.resize(
-          pixels, scaled_size(size, self.info.resize_long_side),
+          pixels, pipeline.scaled_size(size, self.info.resize_long_side),
           method="bilinear")
     logits = self.logits(pixels)
     if self.info.resize_long_side > 0:

@@ -39,8 +39,9 @@ class SegTrainer(tf_keras.Model):
     self.adversarial_loss = (variants.gan_loss(variant.gan_loss).adversarial
                              if self.uses_gan else None)
     self.palette = palette
-    self.lambda_content = lambda_content
-    self.lambda_adversarial = lambda_adversarial
+    # float(): a YAML override may give an int (lambda_content: 1).
+    self.lambda_content = float(lambda_content)
+    self.lambda_adversarial = float(lambda_adversarial)
     self.fine_tune_batch_norm = fine_tune_batch_norm
     self.generator = generator
     self.critic = critic

@@ -379,6 +379,20 @@ def test_grad_shares_are_sampled_every_interval(batch, converted_dm05):
   assert int(trainer.grad_share_samples.numpy()) == 1
 
 
+def test_integer_lambdas_train_with_diagnostics(batch, converted_dm05):
+  """A YAML override such as `lambda_content: 1` gives ints: the sampled
+  step (which weighs the gradients by the lambdas) still runs."""
+  trainer = build_trainer("segwgan", converted_dm05)
+  trainer = seg_model.SegTrainer(
+      trainer.segmenter, trainer.generator, trainer.critic,
+      variant=variants.get("segwgan"), palette=labels.CMP_FACADES.palette(),
+      lambda_content=1, lambda_adversarial=2, diagnostics_interval=1)
+  trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
+  tf.function(trainer.train_step)(batch)
+  assert int(trainer.grad_share_samples.numpy()) == 1
+  assert np.all(trainer.grad_share_last.numpy() > 0)
+
+
 def test_train_step_is_equation_2(batch, converted_dm05):
   """The real step's loss is l_S + lambda_1 l_C + lambda_2 l_A computed
   apart (other lambdas than the paper's, so a swap shows), each term has a
