@@ -38,6 +38,21 @@ def shared_weights() -> pathlib.Path:
   return _require(SHARED / "weights", "shared pretrained weights")
 
 
+def cmp_base_copy(shared_data_dir: pathlib.Path, root: pathlib.Path,
+                  n: int = 12) -> pathlib.Path:
+  """ROOT/cmp: the first `n` real CMP base images (jpg, png, xml) in the
+  official layout, for tests that run the tools on a small copy."""
+  import shutil
+
+  base = root / "cmp" / "base"
+  base.mkdir(parents=True, exist_ok=True)
+  for k in range(1, n + 1):
+    for ext in ("jpg", "png", "xml"):
+      shutil.copy(shared_data_dir / "cmp_facades" / "base" /
+                  f"cmp_b{k:04d}.{ext}", base)
+  return root / "cmp"
+
+
 def cmp_raw_dataset(shared_data_dir: pathlib.Path, n: int = 4):
   """A raw-example tf.data.Dataset of the first `n` real CMP Facades images,
   read with PIL (no TFDS preparation), in `registry.load_raw`'s format."""

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from conftest import cmp_base_copy
 from segwgan.configs import overrides
 from segwgan.data import registry
 from segwgan.evaluation import metrics
@@ -38,12 +39,7 @@ def run(shared_data, converted_dm05, tmp_path_factory):
   started from the converted Google DeepLab), and training's validation
   scores of that segmenter."""
   root = tmp_path_factory.mktemp("evaluate")
-  base = root / "cmp" / "base"
-  base.mkdir(parents=True)
-  for k in range(1, IMAGES + 1):
-    for ext in ("jpg", "png"):
-      shutil.copy(shared_data / "cmp_facades" / "base" / f"cmp_b{k:04d}.{ext}",
-                  base)
+  cmp_base_copy(shared_data, root, IMAGES)
   data = {"source_dir": str(root / "cmp"),
           "tfds_data_dir": str(root / "tfds"), "resize_long_side": 160,
           "split_seed": 3}
@@ -78,9 +74,12 @@ def test_same_scores_as_training_validation(run):
   assert "\r" not in result.stderr
   assert result.stderr.splitlines()[-1].startswith(f"{len(ids)}/{len(ids)} ")
   scores = json.loads((out / "metrics.json").read_text())
-  assert scores["miou"] == pytest.approx(validation["miou"], abs=1e-9)
+  # The tool predicts with the batch-norm-folded copy (modeling/folded.py),
+  # training's validation with the Keras model: the logits differ by float
+  # rounding, so a near-tie pixel may flip (not more than one in 1e5 here).
+  assert scores["miou"] == pytest.approx(validation["miou"], abs=1e-5)
   assert scores["pixel_accuracy"] == pytest.approx(
-      validation["pixel_accuracy"], abs=1e-9)
+      validation["pixel_accuracy"], abs=1e-5)
   assert scores["split"] == "val" and scores["num_images"] == len(ids)
   assert scores["class_names"][0] == "background"
   assert scores["checkpoint"].startswith(str(model_dir))

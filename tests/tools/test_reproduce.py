@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from conftest import cmp_base_copy
 from segwgan.reporting import ablation
 from segwgan.reporting import recompute
 
@@ -49,12 +50,7 @@ def reproduce(workdir, override=TINY):
 def runs(shared_data, shared_weights, tmp_path_factory):
   """12 real CMP base images, the one TFLite file, and two runs."""
   root = tmp_path_factory.mktemp("reproduce")
-  base = root / "cmp" / "base"
-  base.mkdir(parents=True)
-  for k in range(1, 13):
-    for ext in ("jpg", "png", "xml"):
-      shutil.copy(shared_data / "cmp_facades" / "base" / f"cmp_b{k:04d}.{ext}",
-                  base)
+  cmp_base_copy(shared_data, root)
   tflite = "deeplabv3_mnv2_dm05_pascal_257_float/deeplabv3_257_mv_gpu.tflite"
   (root / "weights" / tflite).parent.mkdir(parents=True)
   shutil.copy(shared_weights / tflite, root / "weights" / tflite)

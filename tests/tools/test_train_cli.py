@@ -5,12 +5,13 @@ writes checkpoints, params.yaml and TensorBoard events with the named scalars;
 running a finished command again resumes and trains nothing.
 """
 import pathlib
-import shutil
 import subprocess
 import sys
 
 import pytest
 import tensorflow as tf
+
+from conftest import cmp_base_copy
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHORT = ("{trainer: {train_steps: 2, checkpoint_interval: 1, "
@@ -42,12 +43,7 @@ def scalar_tags(log_dir: pathlib.Path) -> set:
 def workdir(shared_data, tmp_path_factory):
   """12 real CMP base images in the official layout, and a TFDS dir."""
   root = tmp_path_factory.mktemp("cli")
-  base = root / "cmp" / "base"
-  base.mkdir(parents=True)
-  for k in range(1, 13):
-    for ext in ("jpg", "png", "xml"):
-      name = f"cmp_b{k:04d}.{ext}"
-      shutil.copy(shared_data / "cmp_facades" / "base" / name, base / name)
+  cmp_base_copy(shared_data, root)
   return root
 
 

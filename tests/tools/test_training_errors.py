@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import cmp_base_copy
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHORT = ("{trainer: {train_steps: %d, checkpoint_interval: 1, "
          "summary_interval: 1, validation_interval: 2}, "
@@ -43,12 +45,7 @@ def assert_user_error(result, *fragments):
 @pytest.fixture(scope="module")
 def data(shared_data, tmp_path_factory):
   root = tmp_path_factory.mktemp("errors")
-  base = root / "cmp" / "base"
-  base.mkdir(parents=True)
-  for k in range(1, 9):
-    for ext in ("jpg", "png"):
-      shutil.copy(shared_data / "cmp_facades" / "base" / f"cmp_b{k:04d}.{ext}",
-                  base)
+  cmp_base_copy(shared_data, root, 8)
   return root
 
 

@@ -3,13 +3,13 @@ stage 1 and stage 2 write, the stop rule, a stage 2 started from another
 stage-2 run."""
 import json
 import pathlib
-import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+from conftest import cmp_base_copy
 from segwgan.configs import experiments
 from segwgan.configs import overrides
 from segwgan.training import tasks
@@ -27,13 +27,7 @@ TINY = {"trainer": {"train_steps": 2, "checkpoint_interval": 1,
 def data_dirs(shared_data, tmp_path_factory):
   """12 real CMP base images in the official layout, and a TFDS dir."""
   root = tmp_path_factory.mktemp("tasks")
-  base = root / "cmp" / "base"
-  base.mkdir(parents=True)
-  for k in range(1, 13):
-    for ext in ("jpg", "png", "xml"):
-      name = f"cmp_b{k:04d}.{ext}"
-      shutil.copy(shared_data / "cmp_facades" / "base" / name, base / name)
-  data = {"source_dir": str(root / "cmp"), "tfds_data_dir": str(root / "tfds")}
+  data = {"source_dir": str(cmp_base_copy(shared_data, root)), "tfds_data_dir": str(root / "tfds")}
   return {"task": {"train_data": dict(data), "validation_data": dict(data)}}
 
 
