@@ -76,19 +76,19 @@ VARIANTS: Dict[str, Variant] = {
 }
 
 
+def _lookup(table: dict, what: str, name: str):
+  try:
+    return table[name]
+  except KeyError:
+    raise ValueError(f"unknown {what} {name!r}; known: "
+                     f"{', '.join(table)}") from None
+
+
 def get(name: str) -> Variant:
   """The variant `name`; a ValueError lists the known ones."""
-  try:
-    return VARIANTS[name]
-  except KeyError:
-    raise ValueError(f"unknown variant {name!r}; known: "
-                     f"{', '.join(VARIANTS)}") from None
+  return _lookup(VARIANTS, "variant", name)
 
 
 def gan_loss(name: str) -> GanLoss:
   """The stage-1 loss `name`; a ValueError lists the known ones."""
-  try:
-    return GAN_LOSSES[name]
-  except KeyError:
-    raise ValueError(f"unknown gan_loss {name!r}; known: "
-                     f"{', '.join(GAN_LOSSES)}") from None
+  return _lookup(GAN_LOSSES, "gan_loss", name)
