@@ -13,7 +13,7 @@ Workloads, on real CMP Facades batches of the experiments' pipelines:
   segwgan step    the same with the frozen G and D (SegWGAN)
   gan step        stage-1 step, GAN loss (cpu config G and D, batch 8)
   wgan step       stage-1 step, WGAN loss (5 critic steps)
-  evaluation      the validation predict function (the Keras model),
+  evaluation      the validation predict function (the folded copy),
                   one validation image per call, 4 images
   export logits   the export's `logits` function (`ServingModule`) of
                   the converted Google DeepLabv3 MobileNetV2 0.5, one
@@ -70,7 +70,7 @@ def child_workloads(paper: bool, checkpoint: str) -> dict:
 
   workloads["evaluation"] = evaluation
   loaded = checkpoints.load(checkpoint, dataset="pascal_voc2012")
-  module = export.ServingModule(loaded.segmenter, loaded.info, portable=True)
+  module = export.ServingModule(loaded.segmenter, loaded.info)
   # Time does not depend on the pixel values.
   pixels = tf.random.stateless_uniform([1, 257, 257, 3], [0, 1], 0.0, 255.0)
 

@@ -246,9 +246,9 @@ def evaluate_fn(segmenter, data: data_config.DataConfig) -> Callable[[], dict]:
   by the one evaluation path (as tools/evaluate.py scores a checkpoint)."""
   num_classes = labels.get_info(data.dataset).num_classes
   raw = registry.read_split(data)
-  predict = inference.segmenter_labels(segmenter, data)
   return lambda: split_eval.evaluate_split(
-      predict, raw.as_numpy_iterator(), num_classes).summary
+      inference.segmenter_labels(segmenter, data), raw.as_numpy_iterator(),
+      num_classes).summary
 
 
 def train_stage2(params: cfg.ExperimentConfig, model_dir: str,
