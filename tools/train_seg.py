@@ -22,6 +22,9 @@ flags.DEFINE_string("gan_model_dir", None, "The stage-1 --model_dir (needed "
                     "by seggan and segwgan).")
 flags.DEFINE_string("init_checkpoint", None, "Segmenter checkpoint to start "
                     "from (default: the experiment's).")
+flags.DEFINE_bool("validate_final", True, "Validate the final step (off for "
+                  "a caller that scores the final checkpoint itself with "
+                  "tools/evaluate.py, as tools/reproduce.py does).")
 cli.define_experiment_flags()
 flags.mark_flag_as_required("variant")
 flags.adopt_module_key_flags(cli)
@@ -44,7 +47,8 @@ def train() -> None:
     raise errors.FlagError(f"--variant={params.task.variant} needs "
                            "--gan_model_dir (a stage-1 --model_dir)")
   cli.check_experiment(params)
-  step = tasks.train_stage2(params, FLAGS.model_dir)
+  step = tasks.train_stage2(params, FLAGS.model_dir,
+                            validate_last=FLAGS.validate_final)
   print(f"stage 2 ({params.task.variant}) at step {step}: {FLAGS.model_dir}")
 
 

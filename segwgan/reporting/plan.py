@@ -15,7 +15,8 @@ Its parts, each one command of a tool, in the paper's order (section 4.2):
    DeepLabv3 every compared row starts from;
    ``seed<k>_<row>``: tools/train_seg.py for each row (`rows()`: every
    variant, DeepLabv3 continuing cross-entropy, then the ablation row) from
-   that ce model_dir with the `stage2` schedule;
+   that ce model_dir with the `stage2` schedule, without a validation of
+   the final step (the next parts score it);
    ``seed<k>_<row>_val`` / ``_test``: tools/evaluate.py on each split.
 
 A part's command may depend on files of parts before it (the figure ids
@@ -276,7 +277,8 @@ class Plan:
         args = [stage2, f"--variant={row.variant.name}",
                 f"--config_file={layout.config('stage2')}", *common,
                 f"--init_checkpoint={layout.ce(seed)}",
-                f"--model_dir={layout.row(seed, row.name)}"]
+                f"--model_dir={layout.row(seed, row.name)}",
+                "--novalidate_final"]
         if row.variant.gan_loss:
           args.append(
               f"--gan_model_dir={layout.stage1(seed, row.variant.gan_loss)}")
