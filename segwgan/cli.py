@@ -29,6 +29,7 @@ error types (`segwgan.errors`), the training stops the user can act on and
 OS errors about files into one line on stderr and exit 2; anything else is
 a bug and keeps its traceback.
 """
+import ctypes
 import logging as py_logging
 import os
 import sys
@@ -59,6 +60,10 @@ from segwgan.training import runner
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
+# Abseil's SetMinLogLevel in TF 2.20's libtensorflow_framework (see
+# `_hide_abseil_logs`).
+_ABSEIL_SET_MIN_LOG_LEVEL = (
+    "_ZN4absl12lts_2025012714SetMinLogLevelENS0_18LogSeverityAtLeastE")
 # What `run` reports as one line (exit 2): segwgan's user errors, a training
 # run that stopped for a reason it names, and the OS refusing a file or
 # directory (missing, not writable, disk full).
@@ -391,7 +396,25 @@ def _parse(argv: list) -> list:
   if not FLAGS.verbose:
     logging.get_absl_handler().addFilter(_OnlySegwganInfo())
     tf.get_logger().setLevel(py_logging.ERROR)
+    _hide_abseil_logs()
   return rest
+
+
+def _hide_abseil_logs() -> None:
+  """Applies TF_CPP_MIN_LOG_LEVEL to TF's C++ lines logged through Abseil,
+  which ignores it (grappler's "Number of eligible GPUs" and "Starting new
+  session", MLIR's "optimization pass is not enabled", each time a model
+  is folded or first run). Does nothing on a TF without that symbol."""
+  level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+  path = os.path.join(os.path.dirname(tf.__file__),
+                      "libtensorflow_framework.so.2")
+  try:
+    library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD)
+    set_min_log_level = getattr(library, _ABSEIL_SET_MIN_LOG_LEVEL)
+  except (OSError, AttributeError):
+    return
+  set_min_log_level.argtypes = [ctypes.c_int]
+  set_min_log_level(min(int(level), 3) if level.isdigit() else 0)
 
 
 def start(main: Callable[[], object]) -> None:

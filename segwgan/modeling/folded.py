@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants
+from tensorflow.python.util import deprecation
 
 ONEDNN_HINT = ("TensorFlow runs a depthwise convolution with dilations only "
                "with its oneDNN ops, which this process does not run "
@@ -74,8 +75,9 @@ class FoldedSegmenter:
       graph_def = dilated_convolutions_as_one_op(graph_def)
     graph_def = fold_batch_norms(graph_def)
     graph_def = relu6_as_minimum(graph_def)
-    self.graph_def = tf.compat.v1.graph_util.extract_sub_graph(
-        graph_def, [_node_name(self._output)])
+    with deprecation.silence():  # The TF1 API is the one that does this.
+      self.graph_def = tf.compat.v1.graph_util.extract_sub_graph(
+          graph_def, [_node_name(self._output)])
     self._call = tf.function(self._import, input_signature=[
         tf.TensorSpec([None, None, None, 3], tf.float32)])
 

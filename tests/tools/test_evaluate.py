@@ -4,6 +4,7 @@ PNGs as the protocol reads them."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,8 @@ def test_same_scores_as_training_validation(run):
   assert result.returncode == 0, result.stderr[-3000:]
   # Quiet: no library or TF C++ log lines; progress as whole lines.
   assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
+  assert not re.search(r"^[IW]\d{4} ", result.stderr, re.M), result.stderr
+  assert "absl::InitializeLog" not in result.stderr
   assert "\r" not in result.stderr
   assert result.stderr.splitlines()[-1].startswith(f"{len(ids)}/{len(ids)} ")
   scores = json.loads((out / "metrics.json").read_text())
