@@ -163,13 +163,20 @@ def download_checkpoint(prefix: str, output_dir) -> str:
   return str(output_dir / name)
 
 
-def _interpreter(path) -> tf.lite.Interpreter:
+def _interpreter(path, run: bool = False) -> tf.lite.Interpreter:
+  """An interpreter of the TFLite file `path`; with TFLite's default
+  XNNPACK delegate if it is to `run` (and then its INFO line), else for
+  reading weights only."""
   if not pathlib.Path(path).is_file():
     raise ValueError(f'no TFLite file at {path}')
   with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation note.
     warnings.simplefilter('ignore')
     try:
-      interpreter = tf.lite.Interpreter(model_path=str(path))
+      resolver = tf.lite.experimental.OpResolverType
+      interpreter = tf.lite.Interpreter(
+          model_path=str(path), experimental_op_resolver_type=(
+              resolver.AUTO if run else
+              resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
     except ValueError as e:
       raise ValueError(
           f'{path} is not a valid TFLite file: {str(e).strip()}') from None
@@ -366,7 +373,7 @@ class TfliteModel:
   """Runs a TFLite DeepLab file on one RGB uint8 image at its input size."""
 
   def __init__(self, path):
-    self._interpreter = _interpreter(path)
+    self._interpreter = _interpreter(path, run=True)
     self._input = self._interpreter.get_input_details()[0]
     self._output = self._interpreter.get_output_details()[0]
 

@@ -28,6 +28,7 @@ def test_converts_to_a_restorable_checkpoint(shared_weights, tmp_path):
                 "--width=0.5")
   assert result.returncode == 0, result.stderr
   assert "preset tf_deeplab_mnv2_dm05_os8, modules all" in result.stdout
+  assert "INFO" not in result.stderr, result.stderr  # No TFLite delegate log.
   info = json.loads((out / "conversion.json").read_text())
   assert info["preset"] == "tf_deeplab_mnv2_dm05_os8"
   assert info["source_sha256"] == pretrained.TFLITE_FILES[
