@@ -124,29 +124,40 @@ class SegTrainer(tf_keras.Model):
     norms of the gradients of lambda_1 l_C and lambda_2 l_A on the
     segmenter's trainable weights, each divided by that of l_S, added to
     `grad_share_sums` and kept in `grad_share_last`. Three extra backward
-    passes through the step's `tape` (persistent), on those steps only."""
+    passes through the step's `tape` (persistent), on those steps only,
+    with the optimizer's loss scale (mixed_float16), which cancels in the
+    shares. A sample whose norms are not finite, or whose l_S gradient is
+    zero, is not counted."""
     variables = self.segmenter.trainable_variables
+    scale = (tf.cast(self.seg_optimizer.loss_scale, tf.float32) if isinstance(
+        self.seg_optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+             else 1.0)
 
     def norm(term, weight=1.0):
       # d(weight * sum(term)) / d(variables): `term` [B] is on the tape; the
       # batch mean's 1/B is common to all three and cancels in the shares.
       return tf.linalg.global_norm(tape.gradient(
-          term, variables, output_gradients=tf.fill(tf.shape(term), weight)))
+          term, variables,
+          output_gradients=tf.fill(tf.shape(term), weight * scale)))
 
     def measure():
-      return tf.math.divide_no_nan(
-          tf.stack([norm(content, self.lambda_content),
-                    norm(adversarial, self.lambda_adversarial)]),
-          norm(segmentation))
+      norms = tf.stack([norm(content, self.lambda_content),
+                        norm(adversarial, self.lambda_adversarial),
+                        norm(segmentation)])
+      usable = tf.logical_and(tf.reduce_all(tf.math.is_finite(norms)),
+                              norms[2] > 0.0)
+      return tf.cond(usable, lambda: (norms[:2] / norms[2], True),
+                     lambda: (tf.zeros([2]), False))
 
     sampled = tf.equal((self.step + 1) % self.diagnostics_interval, 0)
-    shares = tf.cond(sampled, measure, lambda: tf.zeros([2]))
+    shares, counted = tf.cond(sampled, measure,
+                              lambda: (tf.zeros([2]), False))
     # Updated outside the cond: a distributed variable's update there would
     # cross a synchronization point.
     self.grad_share_sums.assign_add(shares)
-    self.grad_share_last.assign(tf.where(sampled, shares,
+    self.grad_share_last.assign(tf.where(counted, shares,
                                          self.grad_share_last))
-    self.grad_share_samples.assign_add(tf.cast(sampled, tf.int64))
+    self.grad_share_samples.assign_add(tf.cast(counted, tf.int64))
 
   def visualise(self, features, labels):
     """input | ground truth | prediction (| G's reconstruction of it)."""

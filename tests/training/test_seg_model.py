@@ -149,12 +149,20 @@ def test_baseline_has_no_gan_terms(batch, make_trainer):
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_mixed_precision_step_runs_on_cpu(batch, make_trainer, precision):
   """The traced step under a mixed policy (float16 with loss scaling):
-  finite, and the weights move."""
+  finite, the weights move, and the sampled gradient shares (measured with
+  the loss scale) are finite and non-zero. float16 uses a fixed scale of
+  256: the dynamic one starts at 2^15, whose first steps overflow in
+  float16 and are skipped (and not counted as samples)."""
   runner.set_precision(precision)
   try:
     trainer = make_trainer("segwgan")
-    trainer.compile(runner.wrap_optimizer(
-        tf_keras.optimizers.legacy.Adam(5e-4), precision))
+    trainer.diagnostics_interval = 1
+    optimizer = tf_keras.optimizers.legacy.Adam(5e-4)
+    trainer.compile(
+        tf_keras.mixed_precision.LossScaleOptimizer(
+            optimizer, dynamic=False, initial_scale=256.0)
+        if precision == "float16" else
+        runner.wrap_optimizer(optimizer, precision))
     step = tf.function(trainer.train_step)
     weights = snapshot(trainer.segmenter.trainable_variables)
     logs = [step(batch) for _ in range(2)][-1]
@@ -165,6 +173,9 @@ def test_mixed_precision_step_runs_on_cpu(batch, make_trainer, precision):
   moved = [not np.array_equal(v, weights[i]) for i, v in
            snapshot(trainer.segmenter.trainable_variables).items()]
   assert sum(moved) >= 150
+  assert int(trainer.grad_share_samples.numpy()) == 2
+  shares = trainer.grad_share_last.numpy()
+  assert np.all(np.isfinite(shares)) and np.all(shares > 0), shares
 
 
 def test_stage2_experiments_use_the_plain_batch_norm():
@@ -391,6 +402,19 @@ def test_integer_lambdas_train_with_diagnostics(batch, converted_dm05):
   tf.function(trainer.train_step)(batch)
   assert int(trainer.grad_share_samples.numpy()) == 1
   assert np.all(trainer.grad_share_last.numpy() > 0)
+
+
+def test_a_non_finite_grad_share_sample_is_not_counted(batch,
+                                                        converted_dm05):
+  trainer = build_trainer("segwgan", converted_dm05)
+  trainer = seg_model.SegTrainer(
+      trainer.segmenter, trainer.generator, trainer.critic,
+      variant=variants.get("segwgan"), palette=labels.CMP_FACADES.palette(),
+      lambda_content=float("inf"), diagnostics_interval=1)
+  trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
+  tf.function(trainer.train_step)(batch)
+  assert int(trainer.grad_share_samples.numpy()) == 0
+  assert np.all(trainer.grad_share_sums.numpy() == 0)
 
 
 def test_train_step_is_equation_2(batch, converted_dm05):
