@@ -65,6 +65,8 @@ class Generator(tf_keras.Model):
     self.num_classes = num_classes
     self.divisor = gan_config.check_divisor(config.resolution_divisor,
                                             "generator")
+    # H and W of an input must be multiples of this.
+    self.size_multiple = 2 ** LEVELS * self.divisor
     f = config.base_filters
     widths = [f, 2 * f, 4 * f, 8 * f]
     self.encoder = [_conv(w, f"conv{i + 1}") for i, w in enumerate(widths)]

@@ -30,18 +30,19 @@ from segwgan.training import maps
 DIAGNOSTICS_FILE = "diagnostics.json"
 RECONSTRUCTIONS_DIR = "reconstructions"
 NOISE_SEED = 1234
-MULTIPLE = 16  # G's input size must be a multiple of 16 (generator.LEVELS).
 
 
-def evaluation_pair(example: dict, num_classes: int, long_side: int):
+def evaluation_pair(example: dict, num_classes: int, long_side: int,
+                    multiple: int):
   """(Y [1,h,w,C], I [1,h,w,3] in [-1, 1], labelled [1,h,w,1]) of a raw
-  example at the evaluation scale, cropped to a multiple of 16 (top left)."""
+  example at the evaluation scale, cropped to a multiple of `multiple`
+  (G's `size_multiple`; top left)."""
   image = tf.convert_to_tensor(example["image"])
   label = tf.convert_to_tensor(example["label"])
   size = pipeline.scaled_size(tf.shape(image)[:2], long_side)
   image = tf.image.resize(tf.cast(image, tf.float32), size, method="bilinear")
   label = tf.image.resize(label, size, method="nearest")
-  height, width = (size // MULTIPLE * MULTIPLE).numpy()
+  height, width = (size // multiple * multiple).numpy()
   image = image[None, :height, :width] / 127.5 - 1.0
   masks = tf.cast(label[None, :height, :width], tf.int32)
   return (maps.ground_truth_map(masks, num_classes), image,
@@ -70,7 +71,8 @@ def gan_validation(generator, critic, examples: Iterable[dict],
   l1, real, fake = [], [], []
   try:
     for example in examples:
-      values = measure(*evaluation_pair(example, num_classes, long_side))
+      values = measure(*evaluation_pair(example, num_classes, long_side,
+                                        generator.size_multiple))
       for store, value in zip((l1, real, fake), values):
         store.append(float(value))
   finally:
@@ -87,13 +89,13 @@ def gan_validation(generator, critic, examples: Iterable[dict],
 def reconstruction(generator, example: dict, num_classes: int,
                    long_side: int) -> np.ndarray:
   """uint8 G(Y) of a raw example's ground truth at the evaluation scale
-  (the map padded to a multiple of 16 with empty pixels), resized to the
-  image's size."""
+  (the map padded to a multiple of G's `size_multiple` with empty pixels),
+  resized to the image's size."""
   label = tf.convert_to_tensor(example["label"])
   original = tf.shape(label)[:2]
   size = pipeline.scaled_size(original, long_side)
   label = tf.cast(tf.image.resize(label, size, method="nearest"), tf.int32)
-  pad = (-size) % MULTIPLE
+  pad = (-size) % generator.size_multiple
   label = tf.pad(label - 255, [[0, pad[0]], [0, pad[1]], [0, 0]]) + 255
   image = frozen.reconstruct(
       generator, maps.ground_truth_map(label[None], num_classes))[0]

@@ -67,3 +67,21 @@ def test_validation_leaves_the_noise_stream_alone(shared_data):
     np.testing.assert_array_equal(layer.noise.state.numpy(), state)
   assert diagnostics.gan_validation(generator, critic, examples, NUM_CLASSES,
                                     LONG_SIDE) == first
+
+
+def test_a_generator_with_a_resolution_divisor_is_validated(shared_data):
+  """G with resolution_divisor 2 needs sizes in multiples of 32: validation
+  and reconstructions crop or pad to that, not to 16."""
+  generator = generator_lib.build_generator(
+      gan_config.GeneratorConfig(base_filters=8, resolution_divisor=2),
+      NUM_CLASSES)
+  critic = critic_lib.build_critic(gan_config.CriticConfig(base_filters=8),
+                                   NUM_CLASSES)
+  assert generator.size_multiple == 32
+  examples = list(cmp_raw_dataset(shared_data, 2).as_numpy_iterator())
+  result = diagnostics.gan_validation(generator, critic, examples,
+                                      NUM_CLASSES, LONG_SIDE)
+  assert result["images"] == 2 and np.isfinite(result["l1"])
+  picture = diagnostics.reconstruction(generator, examples[0], NUM_CLASSES,
+                                       LONG_SIDE)
+  assert picture.shape == examples[0]["image"].shape
