@@ -36,6 +36,7 @@ STAGE1_VALIDATION_FILE = "stage1_validation.json"
 # params.yaml keys a resumed run may change: they do not change its result.
 RESULT_NEUTRAL_KEYS = ("summary_interval", "max_to_keep", "source_dir",
                        "tfds_data_dir")
+_ABSENT = "(absent)"
 # Where a SegTrainer checkpoint (tf.train.Checkpoint(trainer=...)) keeps the
 # segmenter's variables.
 STAGE2_SEGMENTER_KEY = "trainer/segmenter/"
@@ -63,25 +64,45 @@ def _flatten(tree, prefix: str = "") -> dict:
   return {k.rstrip("."): v for k, v in flat.items()}
 
 
+def _class_default(params: cfg.ExperimentConfig, key: str):
+  """The default of the dotted `key` in its config class (what a run
+  recorded before the key existed behaved as), or `_ABSENT`."""
+  *path, name = key.split(".")
+  node = params
+  for part in path:
+    node = getattr(node, part, None)
+  try:
+    value = getattr(type(node)(), name)
+  except (TypeError, AttributeError):
+    return _ABSENT
+  return yaml.safe_load(yaml.safe_dump(
+      value.as_dict() if hasattr(value, "as_dict") else value))
+
+
 def check_resumable(params: cfg.ExperimentConfig, model_dir: str) -> None:
   """Refuses (errors.FlagError naming the keys) a model_dir whose recorded
   params.yaml differs from `params` in a key that changes the result, i.e.
   any key but `RESULT_NEUTRAL_KEYS` (logging, checkpoint retention, where
-  the data is read from)."""
+  the data is read from). A key added to the configs since the run was
+  recorded counts as unchanged if it has its default value."""
   path = os.path.join(model_dir, PARAMS_FILE)
   if not os.path.exists(path):
     return
   with open(path) as f:
     recorded = _flatten(yaml.safe_load(f) or {})
   current = _flatten(yaml.safe_load(yaml.safe_dump(params.as_dict())))
-  missing = "(absent)"
-  differing = sorted(
-      key for key in recorded.keys() | current.keys()
-      if key.rsplit(".", 1)[-1] not in RESULT_NEUTRAL_KEYS
-      and recorded.get(key, missing) != current.get(key, missing))
+
+  def differs(key):
+    if key.rsplit(".", 1)[-1] in RESULT_NEUTRAL_KEYS:
+      return False
+    if key not in recorded and key in current:
+      return current[key] != _class_default(params, key)
+    return recorded.get(key, _ABSENT) != current.get(key, _ABSENT)
+
+  differing = sorted(filter(differs, recorded.keys() | current.keys()))
   if differing:
-    changes = "; ".join(f"{key}: {recorded.get(key, missing)!r} there, "
-                        f"{current.get(key, missing)!r} now"
+    changes = "; ".join(f"{key}: {recorded.get(key, _ABSENT)!r} there, "
+                        f"{current.get(key, _ABSENT)!r} now"
                         for key in differing)
     raise errors.FlagError(
         f"--model_dir={model_dir} holds a run with other settings "
@@ -227,9 +248,8 @@ def init_segmenter(segmenter, init_checkpoint: str, modules) -> None:
   saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
   if any(key.startswith(STAGE2_SEGMENTER_KEY) for key in saved):
     try:
-      tf.train.Checkpoint(trainer=tf.train.Checkpoint(
-          segmenter=segmenter)).restore(path).expect_partial(
-              ).assert_existing_objects_matched()
+      segmenter_lib.read_checkpoint(tf.train.Checkpoint(
+          trainer=tf.train.Checkpoint(segmenter=segmenter)), path)
     except (AssertionError, ValueError) as e:
       raise errors.ModelError(
           f"task.init_checkpoint={init_checkpoint}: its segmenter does not "

@@ -6,6 +6,7 @@ import pathlib
 
 import numpy as np
 import pytest
+import yaml
 import tensorflow as tf
 from PIL import Image
 
@@ -104,6 +105,13 @@ def test_init_segmenter_reads_a_stage2_model_dir(data_dirs, tmp_path):
     np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
   assert any(not np.array_equal(b, v.numpy()) for b, v in
              zip(before, segmenter.trainable_variables))
+  # A truncated data file is a one-line ModelError, not a traceback.
+  from segwgan import errors  # pylint: disable=g-import-not-at-top
+  latest = tf.train.latest_checkpoint(str(run))
+  data = pathlib.Path(latest + ".data-00000-of-00001")
+  data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])
+  with pytest.raises(errors.ModelError, match="cannot be read"):
+    tasks.init_segmenter(segmenter, str(run), "all")
 
 
 def test_a_changed_setting_is_refused_naming_it(data_dirs, tmp_path):
@@ -148,3 +156,22 @@ def _merged(base, change):
     else:
       merged[key] = value
   return merged
+
+
+def test_a_key_added_since_the_run_counts_only_if_not_default(data_dirs,
+                                                               tmp_path):
+  """A params.yaml written before a config key existed: the key is taken
+  as unchanged when it has its default (test_fraction 0.2 here), and as a
+  change when it has not (train_steps 2)."""
+  from segwgan import errors  # pylint: disable=g-import-not-at-top
+  config = params("stage2_cmp_facades_cpu", data_dirs,
+                  task={"init_checkpoint": "", "variant": "deeplabv3"})
+  recorded = config.as_dict()
+  assert recorded["task"]["train_data"]["test_fraction"] == 0.2
+  del recorded["task"]["train_data"]["test_fraction"]
+  (tmp_path / "params.yaml").write_text(yaml.safe_dump(recorded))
+  tasks.check_resumable(config, str(tmp_path))
+  del recorded["trainer"]["train_steps"]
+  (tmp_path / "params.yaml").write_text(yaml.safe_dump(recorded))
+  with pytest.raises(errors.FlagError, match="trainer.train_steps"):
+    tasks.check_resumable(config, str(tmp_path))
