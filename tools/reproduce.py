@@ -78,6 +78,13 @@ def reproduce() -> None:
           f"the {section} settings (sections common + {section} of "
           f"--protocol_file / --protocol_override): "
           f"{str(e).split(': ', 1)[-1]}") from None
+  stage2 = params["stage2"]
+  if not 0 < stage2.task.diagnostics_interval <= stage2.trainer.train_steps:
+    raise settings_lib.SettingsError(
+        "the stage2 settings: task.diagnostics_interval "
+        f"({stage2.task.diagnostics_interval}) must be between 1 and "
+        f"trainer.train_steps ({stage2.trainer.train_steps}): the report's "
+        "grad_share and the ablation row's lambdas come from its samples")
   plan = plan_lib.build(
       FLAGS.dataset, FLAGS.size, FLAGS.seeds,
       FLAGS.output_dir or f"runs/reproduce/{FLAGS.dataset}_{FLAGS.size}",

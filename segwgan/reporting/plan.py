@@ -234,7 +234,7 @@ class Plan:
         task = yaml.safe_load(f)["task"]
     except FileNotFoundError:
       return None
-    if diagnostics is None:
+    if diagnostics is None or None in diagnostics["grad_share"].values():
       return None
     return ablation.choose(diagnostics["grad_share"],
                            {k: task[k] for k in ablation.TERMS.values()})
@@ -294,7 +294,9 @@ class Plan:
                   f"--output_dir={layout.evaluation(seed, row.name, split)}"]
           if report.eval_max_images:
             args.append(f"--max_images={report.eval_max_images}")
-          if split == "val" and ids:
+          # The figure images are the first by sorted id; --max_images
+          # takes the first in the dataset's order, which may omit them.
+          if split == "val" and ids and not report.eval_max_images:
             args.append(f"--keep_ids={ids}")
           parts.append(Part(f"seed{seed}_{row.name}_{split}",
                             f"evaluate {row.title} on {split}",

@@ -109,6 +109,21 @@ def test_later_parts_read_earlier_outputs(tmp_path):
       {"lambda_content": 2.0, "lambda_adversarial": 100.0})
   assert ("--params_override=task: {lambda_adversarial: 100.0, "
           "lambda_content: 2.0}") in parts[f"seed0_{ablation.ROW}"].args
+  # A run without gradient-share samples (None) chooses nothing.
+  (source / "diagnostics.json").write_text(json.dumps(
+      {"grad_share": {"content": None, "adversarial": None},
+       "critic_rank": 0.5}))
+  assert plan.ablation_lambdas() is None
+
+
+def test_figure_ids_are_not_kept_from_a_truncated_evaluation(tmp_path):
+  plan = make_plan(tmp_path, override="report: {eval_max_images: 3}")
+  folder = plan.layout.stage1(0, "gan") / "reconstructions"
+  folder.mkdir(parents=True)
+  (folder / "cmp_b0001.png").write_bytes(b"")
+  parts = {p.name: p for p in plan.parts()}
+  assert "--max_images=3" in parts["seed0_seggan_val"].args
+  assert not any("keep_ids" in a for a in parts["seed0_seggan_val"].args)
 
 
 def test_a_new_variant_needs_no_other_edit(tmp_path, monkeypatch):

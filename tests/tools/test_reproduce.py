@@ -112,3 +112,12 @@ def test_other_settings_are_refused(runs):
       "{train_steps: 4}}"))
   assert result.returncode == 2
   assert "holds a reproduction made with other settings" in result.stderr
+
+
+def test_a_diagnostics_interval_beyond_the_schedule_is_refused(tmp_path):
+  result = reproduce(tmp_path, TINY.replace(
+      "stage2: {task: {diagnostics_interval: 1}}",
+      "stage2: {task: {diagnostics_interval: 5}}"))
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert "task.diagnostics_interval (5)" in result.stderr
+  assert not (tmp_path / "out").exists()
