@@ -375,11 +375,17 @@ def describe_json(config: inference.InferenceConfig,
 
 
 class _OnlySegwganInfo(py_logging.Filter):
-  """Drops INFO (and DEBUG) records that do not come from segwgan."""
+  """Drops INFO (and DEBUG) records that do not come from segwgan's package
+  or tools (a library installed under a folder named segwgan, e.g. a
+  checkout's .venv, is not segwgan)."""
+
+  _PACKAGE = os.path.dirname(os.path.abspath(errors.__file__))
+  _OWN = (_PACKAGE + os.sep,
+          os.path.join(os.path.dirname(_PACKAGE), "tools") + os.sep)
 
   def filter(self, record: py_logging.LogRecord) -> bool:
     return (record.levelno >= py_logging.WARNING or
-            f"{os.sep}segwgan{os.sep}" in record.pathname)
+            os.path.abspath(record.pathname).startswith(self._OWN))
 
 
 def _parse(argv: list) -> list:

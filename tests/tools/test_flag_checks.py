@@ -108,3 +108,21 @@ def test_no_data_dir_is_refused_unless_download(tmp_path):
   assert "--data_dir" in result.stderr and "--download" in result.stderr
   assert "Traceback" not in result.stderr
   assert not (tmp_path / "run").exists()
+
+
+def test_quiet_mode_keeps_only_segwgans_own_info_records():
+  """By path: segwgan's package and tools pass; a library installed under a
+  folder named segwgan (a clone's .venv) does not; warnings always pass."""
+  import logging  # pylint: disable=g-import-not-at-top
+  own = cli._OnlySegwganInfo()  # pylint: disable=protected-access
+  package = pathlib.Path(errors.__file__).parent
+
+  def record(path, level=logging.INFO):
+    return logging.LogRecord("x", level, str(path), 1, "message", (), None)
+
+  library = (REPO.parent / "segwgan" / ".venv" / "lib" / "site-packages" /
+             "official" / "core" / "train_lib.py")
+  assert own.filter(record(package / "training" / "tasks.py"))
+  assert own.filter(record(REPO / "tools" / "train_seg.py"))
+  assert not own.filter(record(library))
+  assert own.filter(record(library, logging.WARNING))
