@@ -92,7 +92,8 @@ def predict() -> None:
       name = str(image) if isinstance(image, pathlib.Path) else stem
       if isinstance(image, pathlib.Path):
         image = prediction_files.read_rgb(image)
-      photo_size.check(name, image.shape, model.long_side, FLAGS.max_pixels)
+      photo_size.check(name, image.shape, model.long_side, FLAGS.max_pixels,
+                       len(model.class_names))
       prediction_files.write_outputs(output_dir, stem, image,
                                      model.predict(image), model.info.labels,
                                      truth)

@@ -11,7 +11,9 @@ model) gave objects 8x the size it was trained on, and wrong masks.
 
 Size guard: an image whose model input would exceed `max_pixels` is
 refused (`check`) with a message saying what to do; inference takes about
-`BYTES_PER_PIXEL` bytes of memory per input pixel.
+`BYTES_PER_PIXEL` bytes of memory per input pixel. So is one whose class
+scores at its own size (needed to return its labels at that size) would
+take more memory than that.
 """
 from typing import Sequence
 
@@ -53,16 +55,26 @@ def model_size(shape: Sequence[int], side: int) -> tuple:
 
 
 def check(name: str, shape: Sequence[int], side: int,
-          max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+          max_pixels: int = DEFAULT_MAX_PIXELS, num_classes: int = 0) -> None:
   """A UserError naming `name` if the model input of an image of `shape`
-  at long side `side` has more than `max_pixels` pixels."""
+  at long side `side` has more than `max_pixels` pixels, or if the float32
+  class scores at the image's own size (`num_classes` of them per pixel,
+  held twice: resized logits and their softmax) need more memory than
+  `max_pixels` model pixels would."""
   height, width = model_size(shape, side)
-  if height * width <= max_pixels:
-    return
-  raise errors.UserError(
-      f"{name}: a {shape[0]}x{shape[1]} image is predicted at "
-      f"{height}x{width} ({height * width / 1e6:.1f} MP), above "
-      f"--max_pixels={max_pixels} (about "
-      f"{max_pixels * BYTES_PER_PIXEL / 1e9:.1f} GB of memory): predict it "
-      "smaller with --resize_long_side=N (-1: the model's own scale), or "
-      "raise --max_pixels if this machine has the memory")
+  if height * width > max_pixels:
+    raise errors.UserError(
+        f"{name}: a {shape[0]}x{shape[1]} image is predicted at "
+        f"{height}x{width} ({height * width / 1e6:.1f} MP), above "
+        f"--max_pixels={max_pixels} (about "
+        f"{max_pixels * BYTES_PER_PIXEL / 1e9:.1f} GB of memory): predict it "
+        "smaller with --resize_long_side=N (-1: the model's own scale), or "
+        "raise --max_pixels if this machine has the memory")
+  scores = int(shape[0]) * int(shape[1]) * num_classes * 4 * 2
+  if scores > max_pixels * BYTES_PER_PIXEL:
+    raise errors.UserError(
+        f"{name}: the {num_classes} class scores of a {shape[0]}x{shape[1]} "
+        f"image at its own size take about {scores / 1e9:.1f} GB, above the "
+        f"{max_pixels * BYTES_PER_PIXEL / 1e9:.1f} GB of --max_pixels="
+        f"{max_pixels}: resize the image before predicting it, or raise "
+        "--max_pixels if this machine has the memory")

@@ -96,7 +96,18 @@ class Predictor:
 
   def at_long_side(self, long_side: int) -> "Predictor":
     """This model predicting images resized to `long_side` (0: their own
-    size); labels still come back at each image's size."""
+    size); labels still come back at each image's size.
+
+    Raises:
+      errors.FlagError: a TFLite model that resizes images to another long
+        side itself.
+    """
+    if (self._inference is None and self.info.resize_long_side > 0 and
+        long_side != self.info.resize_long_side):
+      raise errors.FlagError(
+          f"--backend=tflite: this model.tflite resizes every image to long "
+          f"side {self.info.resize_long_side} itself, so it cannot predict "
+          f"at {long_side}; use --backend=savedmodel for another size")
     return Predictor(self.module, self.info, self.config, long_side)
 
   @property
@@ -130,10 +141,10 @@ class Predictor:
     return np.argmax(self.logits(image), axis=-1).astype(np.int32)
 
   def _tflite_input(self, image: np.ndarray) -> np.ndarray:
-    """`image` resized to `long_side` unless model.tflite resizes it there
-    itself (its labels then come back resized by nearest neighbour, its
-    probabilities bilinearly, not its logits)."""
-    if self.long_side in (0, self.info.resize_long_side):
+    """`image` resized to `long_side` unless model.tflite resizes it itself
+    (`at_long_side` allows no other size then; its labels come back resized
+    by nearest neighbour, its probabilities bilinearly, not its logits)."""
+    if self.long_side == 0 or self.info.resize_long_side > 0:
       return image
     size = pipeline.scaled_size(image.shape[:2], self.long_side)
     resized = tf.image.resize(image, size, method="bilinear")

@@ -49,3 +49,12 @@ def test_the_size_guard_says_what_to_do():
     assert part in message
   with pytest.raises(errors.UserError, match="1000x750"):
     photo_size.check("a.jpg", (4000, 3000, 3), 1000, max_pixels=500_000)
+
+
+def test_the_size_guard_counts_the_class_scores_at_full_size():
+  """A 12 MP photo for a 150-class (ADE20K) model: small at the model, but
+  its scores at full size take 14.4 GB; 21 VOC classes take 2 GB."""
+  photo_size.check("a.jpg", (4000, 3000, 3), 683, num_classes=21)
+  with pytest.raises(errors.UserError, match="150 class scores") as refused:
+    photo_size.check("a.jpg", (4000, 3000, 3), 683, num_classes=150)
+  assert "14.4 GB" in str(refused.value) and "a.jpg" in str(refused.value)

@@ -1,5 +1,7 @@
 """The Predictor's TFLite backend on the converted VOC export and real
 VOC images: the SavedModel's labels."""
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -49,6 +51,13 @@ def test_what_the_tflite_backend_cannot_do_is_refused(exported, images):
     lite.logits(images[0])
   with pytest.raises(ValueError, match="uint8 RGB"):
     lite.predict(images[0][..., 0])
+  # A model.tflite that resizes to its long side itself predicts only there.
+  resizing = predictor.Predictor(
+      lite.module, dataclasses.replace(lite.info, resize_long_side=300))
+  assert resizing.at_long_side(300).long_side == 300
+  for other in (0, 500):
+    with pytest.raises(errors.FlagError, match="long side 300 itself"):
+      resizing.at_long_side(other)
 
 
 def test_an_export_without_model_tflite_names_it(loaded, tmp_path):
