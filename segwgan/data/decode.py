@@ -35,9 +35,10 @@ def rgb_pixels(image: Image.Image, path) -> np.ndarray:
   converts them (alpha is dropped, as `tf.io.decode_png(channels=3)`
   drops it; 16-bit RGB PNGs PIL reads as 8-bit). 16-bit grey ("I;16") is
   scaled to 8 bits (PIL's conversion would clip it to white), and so is
-  mode "I" whose values fit 16 bits (how PIL may read a 16-bit PNG); other
-  modes (floats, wider integers) are refused with a DataError naming
-  `path`.
+  mode "I" whose values fit 16 bits (how PIL may read a 16-bit PNG), unless
+  they all fit 8 bits (an 8-bit image stored as 32-bit integers, as some
+  TIFFs are: kept as they are); other modes (floats, wider integers) are
+  refused with a DataError naming `path`.
   """
   if image.mode in _GREY_16 or image.mode == "I":
     values = np.asarray(image).astype(np.int64)
@@ -45,7 +46,9 @@ def rgb_pixels(image: Image.Image, path) -> np.ndarray:
       raise validate.DataError(
           f"{path}: {image.mode} pixels outside 0..65535 (not a 16-bit "
           "image); save it as an 8- or 16-bit PNG or a JPEG")
-    grey = np.round(values / 257.0).astype(np.uint8)
+    eight_bit = image.mode == "I" and (not values.size or values.max() <= 255)
+    grey = (values if eight_bit else np.round(values / 257.0)).astype(
+        np.uint8)
     return np.repeat(grey[..., None], 3, axis=-1)
   if image.mode not in ("1", "L", "P", "PA", "LA", "La", "RGB", "RGBA",
                         "RGBa", "RGBX", "CMYK", "YCbCr"):

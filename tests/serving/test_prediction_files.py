@@ -72,6 +72,11 @@ def test_sixteen_bit_grey_is_scaled_not_clipped(photo, tmp_path):
   Image.fromarray(wide.astype(np.int32), "I").save(tmp_path / "grey32.tif")
   np.testing.assert_array_equal(
       prediction_files.read_rgb(tmp_path / "grey32.tif"), grey)
+  # 8-bit values stored as 32-bit integers are kept as they are.
+  Image.fromarray(grey[..., 0].astype(np.int32), "I").save(
+      tmp_path / "grey8as32.tif")
+  np.testing.assert_array_equal(
+      prediction_files.read_rgb(tmp_path / "grey8as32.tif"), grey)
 
 
 def test_sixteen_bit_rgb(photo, tmp_path):
