@@ -15,7 +15,6 @@ line on stderr and exit code 2.
 from absl import flags
 
 from segwgan import cli
-from segwgan import errors
 from segwgan.modeling import pretrained
 
 cli.define_tflite_file_flag()
@@ -33,12 +32,9 @@ FLAGS = flags.FLAGS
 
 def convert() -> None:
   path = FLAGS.tflite
-  try:
-    if path in pretrained.TFLITE_FILES:
-      path = pretrained.fetch_tflite(path, FLAGS.download_dir)
-    conversion = pretrained.convert_tflite(path, width=float(FLAGS.width or 0))
-  except ValueError as e:  # The file is not one this converter reads.
-    raise errors.ModelError(str(e)) from None
+  if path in pretrained.TFLITE_FILES:
+    path = pretrained.fetch_tflite(path, FLAGS.download_dir)
+  conversion = pretrained.convert_tflite(path, width=float(FLAGS.width or 0))
   prefix = pretrained.save_checkpoint(conversion, FLAGS.output_dir,
                                       source=path, overwrite=FLAGS.overwrite)
   print(f"{prefix}: preset {conversion.preset}, modules "

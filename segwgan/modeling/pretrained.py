@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from official.vision.modeling.backbones import mobilenet
 from official.vision.modeling.layers import nn_blocks
+from segwgan import errors
 from segwgan import io_utils
 from segwgan.configs import models
 from segwgan.modeling import segmenter as segmenter_lib
@@ -126,8 +127,9 @@ def download(source: str, path, sha256: str = '') -> pathlib.Path:
         digest.update(chunk)
         out.write(chunk)
     if sha256 and digest.hexdigest() != sha256:
-      raise ValueError(f'checksum mismatch for {source}: sha256 '
-                       f'{digest.hexdigest()}, expected {sha256}')
+      raise errors.ModelError(
+          f'checksum mismatch for {source}: sha256 '
+          f'{digest.hexdigest()}, expected {sha256}')
     os.replace(tmp, path)
   except BaseException:
     pathlib.Path(tmp).unlink(missing_ok=True)
@@ -139,8 +141,9 @@ def fetch_tflite(name: str, cache_dir, source: str = '') -> pathlib.Path:
   """`TFLITE_FILES[name]` in `cache_dir`, downloaded (or copied from
   `source`, e.g. a local mirror) if absent; always checksum-verified."""
   if name not in TFLITE_FILES:
-    raise ValueError(f'unknown TFLite file {name!r}; known: '
-                     f'{", ".join(sorted(TFLITE_FILES))}')
+    raise errors.FlagError(
+        f'unknown TFLite file {name!r}; known: '
+        f'{", ".join(sorted(TFLITE_FILES))}')
   spec = TFLITE_FILES[name]
   return download(source or spec.url, pathlib.Path(cache_dir) / spec.filename,
                   spec.sha256)
@@ -168,7 +171,8 @@ def _interpreter(path, run: bool = False) -> tf.lite.Interpreter:
   XNNPACK delegate if it is to `run` (and then its INFO line), else for
   reading weights only."""
   if not pathlib.Path(path).is_file():
-    raise ValueError(f'no TFLite file at {path}')
+    raise errors.ModelError(
+        f'no TFLite file at {path}')
   with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation note.
     warnings.simplefilter('ignore')
     try:
@@ -178,7 +182,7 @@ def _interpreter(path, run: bool = False) -> tf.lite.Interpreter:
               resolver.AUTO if run else
               resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
     except ValueError as e:
-      raise ValueError(
+      raise errors.ModelError(
           f'{path} is not a valid TFLite file: {str(e).strip()}') from None
   interpreter.allocate_tensors()
   return interpreter
@@ -220,18 +224,20 @@ def read_tflite_convs(path) -> dict:
     # Fused constants are named 'own/name;other/names'.
     match = _SCOPE.match(kernel['name'].split(';')[0])
     if not match:
-      raise ValueError(
+      raise errors.ModelError(
           f'{path}: conv weight {kernel["name"]!r} is not in a TF-slim / TF '
           'DeepLab MobileNetV2 scope; only files with those names are '
           'supported')
     if match.group(1) in convs:
-      raise ValueError(f'{path}: two convs in scope {match.group(1)!r}')
+      raise errors.ModelError(
+          f'{path}: two convs in scope {match.group(1)!r}')
     convs[match.group(1)] = (
         np.transpose(_dequantize(interpreter, kernel), (1, 2, 3, 0)),
         _dequantize(interpreter, bias))
   if 'MobilenetV2/Conv' not in convs:
-    raise ValueError(f'{path}: no MobilenetV2/Conv layer; not a TF-slim '
-                     'MobileNetV2 / TF DeepLab model')
+    raise errors.ModelError(
+        f'{path}: no MobilenetV2/Conv layer; not a TF-slim '
+        'MobileNetV2 / TF DeepLab model')
   return convs
 
 
@@ -267,8 +273,9 @@ def _garden_convs(model) -> dict:
 def _assign(scope, conv, norm, kernel, bias) -> None:
   target = conv.weights[0]
   if tuple(target.shape) != kernel.shape:
-    raise ValueError(f'{scope}: TFLite kernel {list(kernel.shape)} does not '
-                     f'fit the model\'s {target.shape.as_list()}')
+    raise errors.ModelError(
+        f'{scope}: TFLite kernel {list(kernel.shape)} does not '
+        f'fit the model\'s {target.shape.as_list()}')
   target.assign(kernel)
   if norm is None:
     conv.bias.assign(bias)
@@ -314,10 +321,12 @@ def convert_tflite(path, width: float = 0.0) -> Conversion:
   convs = read_tflite_convs(path)
   file_width = convs['MobilenetV2/Conv'][0].shape[-1] / 32
   if width and not math.isclose(width, file_width):
-    raise ValueError(f'{path} has MobileNetV2 width {file_width}, not {width}')
+    raise errors.ModelError(
+        f'{path} has MobileNetV2 width {file_width}, not {width}')
   if file_width not in _PRESET_BY_WIDTH:
-    raise ValueError(f'{path}: MobileNetV2 width {file_width} has no preset '
-                     f'(supported: {sorted(_PRESET_BY_WIDTH)})')
+    raise errors.ModelError(
+        f'{path}: MobileNetV2 width {file_width} has no preset '
+        f'(supported: {sorted(_PRESET_BY_WIDTH)})')
   preset = _PRESET_BY_WIDTH[file_width]
   config = models.get_preset(preset).build()
   is_deeplab = 'logits/semantic' in convs
@@ -335,10 +344,12 @@ def convert_tflite(path, width: float = 0.0) -> Conversion:
         np.concatenate([kernel[:, :, n:], kernel[:, :, :n]], axis=2), bias)
   unused = sorted(set(convs) - set(targets))
   if unused:
-    raise ValueError(f'{path}: no layer in preset {preset} for {unused}')
+    raise errors.ModelError(
+        f'{path}: no layer in preset {preset} for {unused}')
   missing = sorted(set(targets) - set(convs) - {'MobilenetV2/Conv_1'})
   if missing:
-    raise ValueError(f'{path}: no weights for {missing}')
+    raise errors.ModelError(
+        f'{path}: no weights for {missing}')
   for scope, (kernel, bias) in convs.items():
     _assign(scope, *targets[scope], kernel, bias)
   return Conversion(model=model, preset=preset,

@@ -31,11 +31,16 @@ class TFLiteModel:
           f"{self.path} not found: the TFLite backend runs an export's "
           "model.tflite (export it with the TFLite option of "
           "tools/export.py)")
-    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation.
-      warnings.simplefilter("ignore")
-      self._interpreter = tf.lite.Interpreter(
-          model_path=str(self.path), num_threads=threads or os.cpu_count())
-    runner = self._interpreter.get_signature_runner(export.SERVING_KEY)
+    try:
+      with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation.
+        warnings.simplefilter("ignore")
+        self._interpreter = tf.lite.Interpreter(
+            model_path=str(self.path), num_threads=threads or os.cpu_count())
+      runner = self._interpreter.get_signature_runner(export.SERVING_KEY)
+    except ValueError as e:  # Not a TFLite file, or not one of an export.
+      raise errors.ModelError(
+          f"{self.path} is not the model.tflite of a segwgan export: "
+          f"{str(e).strip().splitlines()[0]}") from None
     self._input = runner.get_input_details()["images"]
     self._outputs = {name: details["index"] for name, details in
                      runner.get_output_details().items()}

@@ -1,6 +1,7 @@
 """The Predictor's TFLite backend on the converted VOC export and real
 VOC images: the SavedModel's labels."""
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
@@ -64,6 +65,14 @@ def test_an_export_without_model_tflite_names_it(loaded, tmp_path):
   plain = export.export(loaded, tmp_path / "plain")
   with pytest.raises(errors.ModelError, match="model.tflite not found"):
     predictor.Predictor.from_saved_model(plain, backend="tflite")
+
+
+def test_a_corrupt_model_tflite_is_a_model_error(exported, tmp_path):
+  broken = tmp_path / "broken"
+  shutil.copytree(exported, broken)
+  (broken / export.TFLITE_FILE).write_bytes(b"\0" * 64)
+  with pytest.raises(errors.ModelError, match="model.tflite of a segwgan"):
+    predictor.Predictor.from_saved_model(broken, backend="tflite")
 
 
 def test_one_size_labels_only_model(loaded, images, tmp_path):
