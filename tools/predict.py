@@ -60,7 +60,8 @@ def _examples(dataset: str):
     paths = prediction_files.find_images(FLAGS.input)
     if FLAGS.max_images:
       paths = paths[:FLAGS.max_images]
-    return len(paths), ((p.stem, p, None) for p in paths)
+    return len(paths), ((stem, p, None) for stem, p in
+                        zip(prediction_files.output_stems(paths), paths))
   data = data_config.DataConfig(
       dataset=dataset, split=FLAGS.split, source_dir=FLAGS.data_dir,
       tfds_data_dir=FLAGS.tfds_dir or "", is_training=False)

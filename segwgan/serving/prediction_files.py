@@ -6,8 +6,10 @@ colours) and ``<stem>_figure.png`` (image | prediction | ground truth when
 it is known, as in the paper's Figures 5 and 7), these two above a legend
 naming the classes they show. Every file is written atomically.
 """
+import collections
 import glob
 import pathlib
+import re
 from typing import List, Optional
 
 import numpy as np
@@ -44,6 +46,16 @@ def find_images(spec: str) -> List[pathlib.Path]:
   return found
 
 
+def output_stems(paths: List[pathlib.Path]) -> List[str]:
+  """The names the outputs of `paths` are written under: each file's stem,
+  or, where stems clash (a.jpg and a.png, or a glob over two folders), its
+  whole path with separators and dots as '_', so no output overwrites
+  another."""
+  counts = collections.Counter(p.stem for p in paths)
+  return [p.stem if counts[p.stem] == 1 else
+          re.sub(r"[\\/.:]+", "_", str(p)).strip("_") for p in paths]
+
+
 def read_rgb(path) -> np.ndarray:
   """uint8 [H, W, 3] of an image file as a viewer shows it: turned upright
   by its EXIF orientation, any mode converted (`decode.rgb_pixels`); a
@@ -52,8 +64,10 @@ def read_rgb(path) -> np.ndarray:
     with Image.open(path) as image:
       image.load()
       return decode.rgb_pixels(ImageOps.exif_transpose(image), path)
-  except (UnidentifiedImageError, OSError, SyntaxError,
-          Image.DecompressionBombError) as e:
+  except errors.UserError:
+    raise
+  except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+          Image.DecompressionBombError) as e:  # ValueError: e.g. bad EXIF.
     raise errors.UserError(f"{path}: not a readable image ({e})") from None
 
 

@@ -1,5 +1,6 @@
 """Photos a user hands to tools/predict.py, in every image mode: a real VOC
 photo converted to each mode reads as the pixels a viewer shows."""
+import pathlib
 import struct
 import zlib
 
@@ -106,3 +107,11 @@ def test_modes_it_cannot_read_are_refused_naming_the_file(photo, tmp_path,
   image(grey_rgb(photo)[..., 0]).save(tmp_path / name)
   with pytest.raises(errors.UserError, match=name):
     prediction_files.read_rgb(tmp_path / name)
+
+
+def test_clashing_stems_get_names_of_their_own():
+  paths = [pathlib.Path("photos/a.jpg"), pathlib.Path("photos/a.png"),
+           pathlib.Path("photos/b.jpg"), pathlib.Path("more/b.jpg")]
+  assert prediction_files.output_stems(paths) == [
+      "photos_a_jpg", "photos_a_png", "photos_b_jpg", "more_b_jpg"]
+  assert prediction_files.output_stems(paths[:1] + paths[2:3]) == ["a", "b"]
