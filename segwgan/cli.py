@@ -38,7 +38,19 @@ from typing import Callable, Optional
 # TF reads this when it loads: its C++ log lines (oneDNN, CPU features, "no
 # CUDA driver" on every CPU machine) are hidden unless --verbose is on the
 # command line; errors still reach the user as Python exceptions.
-if "tensorflow" not in sys.modules and "--verbose" not in sys.argv:
+def _verbose_in(argv) -> bool:
+  """Whether the command line turns --verbose on (the last of --verbose,
+  --noverbose and --verbose=VALUE wins), read before the flags are."""
+  verbose = False
+  for arg in argv[1:]:
+    if arg in ("--verbose", "--noverbose"):
+      verbose = arg == "--verbose"
+    elif arg.startswith("--verbose="):
+      verbose = arg.split("=", 1)[1].lower() in ("true", "t", "1", "yes")
+  return verbose
+
+
+if "tensorflow" not in sys.modules and not _verbose_in(sys.argv):
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position

@@ -126,3 +126,11 @@ def test_quiet_mode_keeps_only_segwgans_own_info_records():
   assert own.filter(record(REPO / "tools" / "train_seg.py"))
   assert not own.filter(record(library))
   assert own.filter(record(library, logging.WARNING))
+
+
+def test_verbose_is_read_as_absl_reads_it():
+  verbose = cli._verbose_in  # pylint: disable=protected-access
+  assert verbose(["x", "--verbose"]) and verbose(["x", "--verbose=true"])
+  assert not verbose(["x"]) and not verbose(["x", "--verbose=false"])
+  assert not verbose(["x", "--verbose", "--noverbose"])
+  assert verbose(["x", "--noverbose", "--verbose=1"])
