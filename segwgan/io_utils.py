@@ -63,13 +63,16 @@ def atomic_directory(path):
     raise
 
 
-def check_writable_dir(path, flag: str) -> None:
+def check_writable_dir(path, flag: str, create: bool = True) -> None:
   """Raises PermissionError naming `flag` if `path` cannot be written.
 
-  The directory is created if missing (parents too); checked before any
-  work so a long job never fails at its last write.
+  Checked before any work so a long job never fails at its last write. The
+  directory is created if missing (parents too); with `create=False` the
+  directories this made are removed again (for a tool whose writers create
+  them, so that a run refused later leaves nothing behind).
   """
   path = pathlib.Path(path)
+  missing = [p for p in (path, *path.parents) if not p.exists()]
   try:
     path.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".write-test.", dir=path)
@@ -78,3 +81,9 @@ def check_writable_dir(path, flag: str) -> None:
   except OSError as e:
     raise PermissionError(f"{flag}={path} is not a writable directory: "
                           f"{e.strerror or e}") from None
+  finally:
+    for made in missing if not create else ():
+      try:
+        made.rmdir()
+      except OSError:
+        break

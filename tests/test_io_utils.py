@@ -32,3 +32,11 @@ def test_successful_directory_write_replaces_the_old_one(tmp_path):
     (tmp / "b").write_text("2")
   assert sorted(p.name for p in target.iterdir()) == ["b"]
   assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+
+
+def test_a_checked_output_dir_can_be_left_uncreated(tmp_path):
+  target = tmp_path / "a" / "b" / "out"
+  io_utils.check_writable_dir(target, "--output_dir", create=False)
+  assert list(tmp_path.iterdir()) == []
+  io_utils.check_writable_dir(target, "--output_dir")
+  assert target.is_dir() and list(target.iterdir()) == []

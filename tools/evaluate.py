@@ -90,7 +90,7 @@ def write_predictions(output_dir: pathlib.Path, kept: dict, info) -> None:
 
 def evaluate() -> None:
   output_dir = pathlib.Path(FLAGS.output_dir)
-  io_utils.check_writable_dir(output_dir, "--output_dir")
+  io_utils.check_writable_dir(output_dir, "--output_dir", create=False)
   cli.check_max_images()
   config = cli.inference_config()
   model = cli.load_predictor(FLAGS.dataset, config)

@@ -85,7 +85,7 @@ def run_export() -> None:
   if FLAGS.native_dilations:
     export.check_native_dilations()
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent
-  io_utils.check_writable_dir(parent, "--export_dir")
+  io_utils.check_writable_dir(parent, "--export_dir", create=False)
   loaded = cli.load_checkpoint(FLAGS.dataset)
   path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.with_tflite,
                        tflite_size=size, tflite_outputs=outputs,

@@ -80,7 +80,7 @@ def predict() -> None:
   if FLAGS.max_pixels < 1:
     raise errors.FlagError(f"--max_pixels must be >= 1, got {FLAGS.max_pixels}")
   output_dir = pathlib.Path(FLAGS.output_dir)
-  io_utils.check_writable_dir(output_dir, "--output_dir")
+  io_utils.check_writable_dir(output_dir, "--output_dir", create=False)
   model = cli.load_predictor(FLAGS.dataset, cli.inference_config())
   if FLAGS.input or FLAGS.resize_long_side >= 0:
     model = model.at_long_side(photo_size.long_side(
