@@ -9,10 +9,10 @@ batch 1, 2 threads:
               Predictor, `tools/evaluate.py` and the reports, run)
   unfolded    the same frozen graph, batch norms left as they are
               (`timing.unfolded_copies`)
-  keras       the Keras model itself in a tf.function (what validation
-              during training runs: its weights change between
-              evaluations, and a folded copy would have to be built again
-              each time; the build time is printed)
+  keras       the Keras model itself in a tf.function of any image size
+              (what validation during training ran until it, too, built
+              a folded copy at each validation; the build time is
+              printed)
 
 The converted model's batch norms are identities with a bias: time does
 not depend on the values.
