@@ -300,11 +300,12 @@ def diagnostic_lines(plan: plan_lib.Plan) -> List[str]:
   paper_rows = {r.name: r.variant.name for r in plan_lib.rows()
                 if r.paper_setting}
   for (seed, row), value in sorted(_diagnostics(plan).items()):
-    if row in paper_rows and None not in value["grad_share"].values():
+    if row in paper_rows:
       variant = paper_rows[row]
       lines += [f"grad_share variant={variant} term={term} seed={seed} "
                 f"value={value['grad_share'][term]:.6g}"
-                for term in ("content", "adversarial")]
+                for term in ("content", "adversarial")
+                if value["grad_share"][term] is not None]
       lines.append(f"critic_rank variant={variant} seed={seed} "
                    f"value={value['critic_rank']:.6g}")
   return lines

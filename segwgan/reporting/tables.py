@@ -104,8 +104,11 @@ def diagnostics(found: Dict[tuple, dict], titles: Dict[str, str]) -> str:
   """grad_share of each term and critic_rank, per row and seed."""
   if not found:
     return "No run has written diagnostics.json."
-  lines = [[titles[row], str(seed), f"{v['grad_share']['content']:.4g}",
-            f"{v['grad_share']['adversarial']:.4g}",
+  def share(value):  # None: the run counted no sample.
+    return "n/a" if value is None else f"{value:.4g}"
+
+  lines = [[titles[row], str(seed), share(v["grad_share"]["content"]),
+            share(v["grad_share"]["adversarial"]),
             f"{v['critic_rank']:.3f}"]
            for (seed, row), v in sorted(
                found.items(), key=lambda kv: (list(titles).index(kv[0][1]),

@@ -49,11 +49,17 @@ def find_images(spec: str) -> List[pathlib.Path]:
 def output_stems(paths: List[pathlib.Path]) -> List[str]:
   """The names the outputs of `paths` are written under: each file's stem,
   or, where stems clash (a.jpg and a.png, or a glob over two folders), its
-  whole path with separators and dots as '_', so no output overwrites
-  another."""
+  whole path with separators and dots as '_' (numbered _2, _3, ... where
+  even those coincide), so no output overwrites another."""
   counts = collections.Counter(p.stem for p in paths)
-  return [p.stem if counts[p.stem] == 1 else
-          re.sub(r"[\\/.:]+", "_", str(p)).strip("_") for p in paths]
+  names = [p.stem if counts[p.stem] == 1 else
+           re.sub(r"[\\/.:]+", "_", str(p)).strip("_") for p in paths]
+  seen = collections.Counter()
+  for i, name in enumerate(names):  # a.b/x.jpg and a_b/x.jpg map alike.
+    seen[name] += 1
+    if seen[name] > 1:
+      names[i] = f"{name}_{seen[name]}"
+  return names
 
 
 def read_rgb(path) -> np.ndarray:

@@ -41,7 +41,8 @@ class Predictor:
     instead of the model's evaluation size (`info.resize_long_side`).
 
     Raises:
-      errors.FlagError: a TFLiteModel with test-time augmentation.
+      errors.FlagError: a TFLiteModel with test-time augmentation, or one
+        that resizes images to another long side than `long_side` itself.
     """
     self.info = info
     self.config = config
@@ -57,6 +58,11 @@ class Predictor:
       raise errors.FlagError("--backend=tflite predicts whole images: "
                              "--scales, --flip and --window need "
                              "--backend=savedmodel")
+    elif info.resize_long_side > 0 and self.long_side != info.resize_long_side:
+      raise errors.FlagError(
+          f"--backend=tflite: this model.tflite resizes every image to long "
+          f"side {info.resize_long_side} itself, so it cannot predict at "
+          f"{self.long_side}; use --backend=savedmodel for another size")
 
   @classmethod
   def from_saved_model(cls, export_dir, config: inference.InferenceConfig =
@@ -96,18 +102,8 @@ class Predictor:
 
   def at_long_side(self, long_side: int) -> "Predictor":
     """This model predicting images resized to `long_side` (0: their own
-    size); labels still come back at each image's size.
-
-    Raises:
-      errors.FlagError: a TFLite model that resizes images to another long
-        side itself.
-    """
-    if (self._inference is None and self.info.resize_long_side > 0 and
-        long_side != self.info.resize_long_side):
-      raise errors.FlagError(
-          f"--backend=tflite: this model.tflite resizes every image to long "
-          f"side {self.info.resize_long_side} itself, so it cannot predict "
-          f"at {long_side}; use --backend=savedmodel for another size")
+    size); labels still come back at each image's size (a FlagError for a
+    TFLite model that resizes to another long side itself)."""
     return Predictor(self.module, self.info, self.config, long_side)
 
   @property

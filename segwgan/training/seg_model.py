@@ -134,11 +134,14 @@ class SegTrainer(tf_keras.Model):
              else 1.0)
 
     def norm(term, weight=1.0):
-      # d(weight * sum(term)) / d(variables): `term` [B] is on the tape; the
-      # batch mean's 1/B is common to all three and cancels in the shares.
+      # d(weight * mean(term)) / d(variables), scaled as the step's own
+      # gradient is: `term` [B] is on the tape (the 1/B cancels in the
+      # shares, but keeps float16 gradients where the loss scale keeps the
+      # step's).
+      batch = tf.cast(tf.shape(term)[0], tf.float32)
       return tf.linalg.global_norm(tape.gradient(
           term, variables,
-          output_gradients=tf.fill(tf.shape(term), weight * scale)))
+          output_gradients=tf.fill(tf.shape(term), weight * scale / batch)))
 
     def measure():
       norms = tf.stack([norm(content, self.lambda_content),

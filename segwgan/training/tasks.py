@@ -75,8 +75,8 @@ def _class_default(params: cfg.ExperimentConfig, key: str):
     value = getattr(type(node)(), name)
   except (TypeError, AttributeError):
     return _ABSENT
-  return yaml.safe_load(yaml.safe_dump(
-      value.as_dict() if hasattr(value, "as_dict") else value))
+  export = cfg.base_config.Config._export_config  # pylint: disable=protected-access
+  return yaml.safe_load(yaml.safe_dump(export(value)))
 
 
 def check_resumable(params: cfg.ExperimentConfig, model_dir: str) -> None:
@@ -250,6 +250,8 @@ def init_segmenter(segmenter, init_checkpoint: str, modules) -> None:
     try:
       segmenter_lib.read_checkpoint(tf.train.Checkpoint(
           trainer=tf.train.Checkpoint(segmenter=segmenter)), path)
+    except errors.ModelError:
+      raise
     except (AssertionError, ValueError) as e:
       raise errors.ModelError(
           f"task.init_checkpoint={init_checkpoint}: its segmenter does not "

@@ -115,3 +115,6 @@ def test_clashing_stems_get_names_of_their_own():
   assert prediction_files.output_stems(paths) == [
       "photos_a_jpg", "photos_a_png", "photos_b_jpg", "more_b_jpg"]
   assert prediction_files.output_stems(paths[:1] + paths[2:3]) == ["a", "b"]
+  assert prediction_files.output_stems(
+      [pathlib.Path("a.b/x.jpg"), pathlib.Path("a_b/x.jpg")]) == [
+          "a_b_x_jpg", "a_b_x_jpg_2"]

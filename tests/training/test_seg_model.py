@@ -148,21 +148,15 @@ def test_baseline_has_no_gan_terms(batch, make_trainer):
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_mixed_precision_step_runs_on_cpu(batch, make_trainer, precision):
-  """The traced step under a mixed policy (float16 with loss scaling):
-  finite, the weights move, and the sampled gradient shares (measured with
-  the loss scale) are finite and non-zero. float16 uses a fixed scale of
-  256: the dynamic one starts at 2^15, whose first steps overflow in
-  float16 and are skipped (and not counted as samples)."""
+  """The traced step under a mixed policy (float16 with dynamic loss
+  scaling): finite, the weights move, and the sampled gradient shares
+  (measured with the step's loss scale) are finite and non-zero."""
   runner.set_precision(precision)
   try:
     trainer = make_trainer("segwgan")
     trainer.diagnostics_interval = 1
-    optimizer = tf_keras.optimizers.legacy.Adam(5e-4)
-    trainer.compile(
-        tf_keras.mixed_precision.LossScaleOptimizer(
-            optimizer, dynamic=False, initial_scale=256.0)
-        if precision == "float16" else
-        runner.wrap_optimizer(optimizer, precision))
+    trainer.compile(runner.wrap_optimizer(
+        tf_keras.optimizers.legacy.Adam(5e-4), precision))
     step = tf.function(trainer.train_step)
     weights = snapshot(trainer.segmenter.trainable_variables)
     logs = [step(batch) for _ in range(2)][-1]
@@ -173,7 +167,10 @@ def test_mixed_precision_step_runs_on_cpu(batch, make_trainer, precision):
   moved = [not np.array_equal(v, weights[i]) for i, v in
            snapshot(trainer.segmenter.trainable_variables).items()]
   assert sum(moved) >= 150
-  assert int(trainer.grad_share_samples.numpy()) == 2
+  # float16: the dynamic scale's first step (2^15) may overflow; its update
+  # and its sample are both dropped.
+  samples = int(trainer.grad_share_samples.numpy())
+  assert samples == 2 if precision == "bfloat16" else samples in (1, 2)
   shares = trainer.grad_share_last.numpy()
   assert np.all(np.isfinite(shares)) and np.all(shares > 0), shares
 
