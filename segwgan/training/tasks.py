@@ -71,12 +71,12 @@ def _class_default(params: cfg.ExperimentConfig, key: str):
   node = params
   for part in path:
     node = getattr(node, part, None)
-  try:
-    value = getattr(type(node)(), name)
-  except (TypeError, AttributeError):
-    return _ABSENT
   export = cfg.base_config.Config._export_config  # pylint: disable=protected-access
-  return yaml.safe_load(yaml.safe_dump(export(value)))
+  try:
+    value = export(getattr(type(node)(), name))
+    return yaml.safe_load(yaml.safe_dump(value))
+  except (TypeError, AttributeError, yaml.YAMLError):
+    return _ABSENT  # Then the key counts as changed.
 
 
 def check_resumable(params: cfg.ExperimentConfig, model_dir: str) -> None:
