@@ -167,6 +167,14 @@ def check_experiment(params) -> None:
       segmenter.resolve_checkpoint(init)
     except ValueError as e:
       raise overrides.ConfigError(f"task.init_checkpoint: {e}") from None
+  check_training_config(params)
+  check_data_source(params.task.train_data)
+  io_utils.check_writable_dir(FLAGS.model_dir, "--model_dir")
+
+
+def check_training_config(params) -> None:
+  """The config's own combinations that cannot work (schedule, batch over
+  replicas, crop size): a ConfigError naming the keys."""
   trainer = params.trainer
   steps = _positive_int(trainer.train_steps, "trainer.train_steps")
   interval = _positive_int(trainer.checkpoint_interval,
@@ -198,8 +206,6 @@ def check_experiment(params) -> None:
         f"train_data.output_size {crop} must be [h, w], each a positive "
         "multiple of 16 (the generator halves it 4 times; DeepLabv3 needs a "
         "multiple of its output stride)")
-  check_data_source(params.task.train_data)
-  io_utils.check_writable_dir(FLAGS.model_dir, "--model_dir")
 
 
 # Data ----------------------------------------------------------------------

@@ -73,6 +73,7 @@ def reproduce() -> None:
           f"{stage}_{FLAGS.dataset}_{FLAGS.size}",
           params_override=settings_lib.dump(
               settings_lib.stage_override(sections, section)))
+      cli.check_training_config(params[section])
     except errors.UserError as e:
       raise settings_lib.SettingsError(
           f"the {section} settings (sections common + {section} of "

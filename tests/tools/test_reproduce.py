@@ -121,3 +121,14 @@ def test_a_diagnostics_interval_beyond_the_schedule_is_refused(tmp_path):
   assert result.returncode == 2, result.stderr[-2000:]
   assert "task.diagnostics_interval (5)" in result.stderr
   assert not (tmp_path / "out").exists()
+
+
+def test_a_schedule_a_tool_would_refuse_is_refused_before_any_work(tmp_path):
+  result = reproduce(tmp_path, TINY.replace(
+      "stage2: {task: {diagnostics_interval: 1}}",
+      "stage2: {task: {diagnostics_interval: 1}, trainer: {train_steps: 3, "
+      "checkpoint_interval: 2}}"))
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert "the stage2 settings" in result.stderr
+  assert "checkpoint_interval (2)" in result.stderr
+  assert not (tmp_path / "out").exists()
