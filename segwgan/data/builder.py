@@ -92,6 +92,14 @@ class SourceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   def read_label(path) -> np.ndarray:
     raise NotImplementedError
 
+  def _create_builder_config(self, builder_config, version):
+    """A `SourceConfig` is used as given: it is custom by design (named by
+    its source), so TFDS's "Using custom data configuration" warning, which
+    would show on every read, says nothing to a user."""
+    if isinstance(builder_config, SourceConfig):
+      return builder_config
+    return super()._create_builder_config(builder_config, version)
+
   @tfds.core.utils.classproperty
   @classmethod
   def code_path(cls) -> epath.Path:
