@@ -138,8 +138,9 @@ class Predictor:
 
   def _tflite_input(self, image: np.ndarray) -> np.ndarray:
     """`image` resized to `long_side` unless model.tflite resizes it itself
-    (`at_long_side` allows no other size then; its labels come back resized
-    by nearest neighbour, its probabilities bilinearly, not its logits)."""
+    (`__init__` refused any other long side then; its labels come back
+    resized by nearest neighbour, its probabilities bilinearly, not its
+    logits)."""
     if self.long_side == 0 or self.info.resize_long_side > 0:
       return image
     size = pipeline.scaled_size(image.shape[:2], self.long_side)
