@@ -111,12 +111,12 @@ def evaluate() -> None:
         cityscapes_results_dir=cityscapes_dir,
         cityscapes_source_dir=FLAGS.data_dir, split=FLAGS.split,
         on_image=bar.update)
-  bar.close()
-  missing = sorted(set(FLAGS.keep_ids) - set(result.kept))
-  if missing:
-    raise errors.FlagError(
-        f"--keep_ids: {', '.join(missing)} not among the {len(result.ids)} "
-        f"evaluated images of {info.dataset} {FLAGS.split}")
+    bar.close()
+    missing = sorted(set(FLAGS.keep_ids) - set(result.kept))
+    if missing:  # Raised inside: no cityscapes_results/ is left behind.
+      raise errors.FlagError(
+          f"--keep_ids: {', '.join(missing)} not among the {len(result.ids)} "
+          f"evaluated images of {info.dataset} {FLAGS.split}")
 
   source = FLAGS.saved_model or info.source
   count = len(result.ids)
