@@ -7,6 +7,7 @@ OUTPUT_DIR/report/ as a whole (a temporary directory renamed into place),
 with per_image.npz: the per-image confusion matrices every interval is
 computed from (`python -m segwgan.reporting.recompute REPORT_DIR`).
 """
+import collections
 import datetime
 import json
 import os
@@ -38,6 +39,9 @@ FIG_STAGE1, FIG_CURVES, FIG_RECON, FIG_PRED = (
     "fig_stage1_validation.png", "fig4_loss_curves.png",
     "fig3_reconstructions.png", "fig5_qualitative.png")
 MATRICES = "per_image.npz"
+# Below this grad_share an adversarial term is called inert (issue 25: 1e-4
+# to 1e-3 measured with the clipped critic).
+INERT_SHARE = 0.01
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -251,8 +255,42 @@ def _verdict(comparison: results.Comparison) -> str:
   return "the interval includes 0: no difference is shown"
 
 
-def summary_lines(plan, table, summaries, comparisons) -> List[str]:
+def _paper_text(expected: float, comparison: results.Comparison) -> str:
+  """The paper's difference (points) placed against the interval."""
+  text = f" The paper reports {expected:+.1f}"
+  interval = comparison.pooled
+  if len(comparison.seeds) < 2:
+    return text + "."
+  if expected / 100 > interval.high:
+    return text + ", above the interval: a gain of that size is not seen here."
+  if expected / 100 < interval.low:
+    return text + ", below the interval."
+  return text + ", inside the interval: this run cannot tell them apart."
+
+
+def _acting_text(shares: List[float]) -> str:
+  """How hard a row's adversarial term pulled (grad_share, over seeds)."""
+  if not shares:
+    return ""
+  low, high = f"{min(shares):.2g}", f"{max(shares):.2g}"
+  text = (f" Its adversarial term's gradient was "
+          f"{low if low == high else f'{low} to {high}'} of the "
+          "cross-entropy's (grad_share)")
+  if max(shares) < INERT_SHARE:
+    text += ": so small that this row cannot test the term"
+  return text + "."
+
+
+def summary_lines(plan, table, summaries, comparisons,
+                  diagnostics=None) -> List[str]:
+  """The Summary's bullets: means, each difference with its verdict, where
+  the paper's difference falls, how hard each adversarial term pulled, and
+  what the intervals cannot rule out."""
   rows = {r.name: r for r in plan_lib.rows()}
+  shares = collections.defaultdict(list)
+  for (_, row), value in sorted((diagnostics or {}).items()):
+    if value["grad_share"]["adversarial"] is not None:
+      shares[row].append(value["grad_share"]["adversarial"])
   seeds = (f"{len(plan.seeds)} seeds (mean ± std)" if len(plan.seeds) > 1
            else "one seed")
   lines = [f"- {HEADLINE_SPLIT.capitalize()} mIoU (%), {seeds}: " + ", ".join(
@@ -267,12 +305,19 @@ def summary_lines(plan, table, summaries, comparisons) -> List[str]:
             f"{i.images} {HEADLINE_SPLIT} images): {_verdict(c)}.")
     expected = tables.paper_difference(table, rows[name])
     if expected is not None:
-      text += f" The paper reports {expected:+.1f}."
-    lines.append(text)
+      text += _paper_text(expected, c)
+    lines.append(text + _acting_text(shares[name]))
   if len(plan.seeds) < 2:
     lines.append("- **One seed settles nothing**: the intervals above cover "
                  "the choice of test images only. Run 3 or more seeds "
                  "(`--seeds=3`) before reading a difference as an effect.")
+  elif comparisons:
+    widths = [100 * (c.pooled.high - c.pooled.low) / 2
+              for c in comparisons.values()]
+    lines.append(f"- What these intervals cannot rule out: a difference "
+                 f"smaller than their half-widths ({min(widths):.1f} to "
+                 f"{max(widths):.1f} points), and an effect that needs the "
+                 "paper's model, input size, schedule or splits (see Setup).")
   lines.append("- The model, input size and schedule differ from the "
                "paper's (see Setup), and so do the splits, which the paper "
                "does not publish: the absolute numbers are not comparable "
@@ -391,7 +436,8 @@ def render(plan: plan_lib.Plan, argv: List[str], out_dir: pathlib.Path
   if settings.note:
     md += [f"> **Note.** {settings.note.strip()}", ""]
   md += ["## Summary", ""]
-  md += (summary_lines(plan, table, summaries, comparisons) if summaries
+  md += (summary_lines(plan, table, summaries, comparisons, diagnostics)
+         if summaries
          else ["- No run has been evaluated on the test split yet."])
   md += ["", "## Setup, and what differs from the paper", "",
          tables.markdown(["", "paper (section 4.2)", "here"],

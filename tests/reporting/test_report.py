@@ -162,7 +162,19 @@ def test_differences_and_their_recomputation(output, examples):
           f"points, 95% CI [{100 * segwgan['low']:+.2f}, "
           f"{100 * segwgan['high']:+.2f}]") in text
   assert "the interval lies above 0" in text
-  assert "The paper reports +10.2." in text
+  place = ("above the interval: a gain of that size is not seen here"
+           if segwgan["high"] < 0.102 else
+           "inside the interval" if segwgan["low"] <= 0.102 else
+           "below the interval")
+  assert f"The paper reports +10.2, {place}" in text
+  # Each row says how hard its adversarial term pulled (1e-4 here: inert).
+  assert ("Its adversarial term's gradient was 0.0001 of the "
+          "cross-entropy's (grad_share): so small that this row cannot test "
+          "the term.") in text
+  widths = [100 * (d["pooled"]["high"] - d["pooled"]["low"]) / 2
+            for d in result["differences"].values()]
+  assert (f"cannot rule out: a difference smaller than their half-widths "
+          f"({min(widths):.1f} to {max(widths):.1f} points)") in text
   assert recompute.recompute(path.parent) == result["differences"]
   assert recompute.main(["recompute", str(path.parent)]) == 0
   result["differences"]["segwgan"]["pooled"]["low"] += 1e-9
