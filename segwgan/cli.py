@@ -72,10 +72,19 @@ from segwgan.training import runner
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
-# Abseil's SetMinLogLevel in TF 2.20's libtensorflow_framework (see
-# `_hide_abseil_logs`).
-_ABSEIL_SET_MIN_LOG_LEVEL = (
-    "_ZN4absl12lts_2025012714SetMinLogLevelENS0_18LogSeverityAtLeastE")
+# The C++ loggers TF_CPP_MIN_LOG_LEVEL does not reach in TF 2.20 (see
+# `_hide_cpp_logs`): {library: (symbol, offset from TF's level)}. Abseil's
+# levels are TF's (0 INFO .. 3 FATAL); TFLite's minimal logger (XNNPACK's
+# "Created TensorFlow Lite XNNPACK delegate") counts VERBOSE 0, INFO 1 ..
+# SILENT 4.
+_CPP_LOGGERS = {
+    "libtensorflow_framework.so.2": (
+        "_ZN4absl12lts_2025012714SetMinLogLevelENS0_18LogSeverityAtLeastE",
+        0),
+    "libtensorflow_cc.so.2": (
+        "_ZN6tflite16logging_internal13MinimalLogger21SetMinimumLogSeverity"
+        "ENS_11LogSeverityE", 1),
+}
 # What `run` reports as one line (exit 2): segwgan's user errors, a training
 # run that stopped for a reason it names, and the OS refusing a file or
 # directory (missing, not writable, disk full).
@@ -420,25 +429,26 @@ def _parse(argv: list) -> list:
   if not FLAGS.verbose:
     logging.get_absl_handler().addFilter(_OnlySegwganInfo())
     tf.get_logger().setLevel(py_logging.ERROR)
-    _hide_abseil_logs()
+    _hide_cpp_logs()
   return rest
 
 
-def _hide_abseil_logs() -> None:
+def _hide_cpp_logs() -> None:
   """Applies TF_CPP_MIN_LOG_LEVEL to TF's C++ lines logged through Abseil,
   which ignores it (grappler's "Number of eligible GPUs" and "Starting new
   session", MLIR's "optimization pass is not enabled", each time a model
-  is folded or first run). Does nothing on a TF without that symbol."""
+  is folded or first run), and to TFLite's own logger (`--backend=tflite`).
+  Skips a library without the symbol (another TF)."""
   level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
-  path = os.path.join(os.path.dirname(tf.__file__),
-                      "libtensorflow_framework.so.2")
-  try:
-    library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD)
-    set_min_log_level = getattr(library, _ABSEIL_SET_MIN_LOG_LEVEL)
-  except (OSError, AttributeError):
-    return
-  set_min_log_level.argtypes = [ctypes.c_int]
-  set_min_log_level(min(int(level), 3) if level.isdigit() else 0)
+  level = min(int(level), 3) if level.isdigit() else 0
+  for name, (symbol, offset) in _CPP_LOGGERS.items():
+    path = os.path.join(os.path.dirname(tf.__file__), name)
+    try:
+      set_level = getattr(ctypes.CDLL(path, mode=os.RTLD_NOLOAD), symbol)
+    except (OSError, AttributeError):
+      continue
+    set_level.argtypes = [ctypes.c_int]
+    set_level(level + offset)
 
 
 def start(main: Callable[[], object]) -> None:

@@ -236,6 +236,7 @@ def test_predict_with_the_tflite_backend_gives_the_same_labels(
                   f"--backend={backend}", f"--input={voc_images}",
                   f"--output_dir={tmp_path / backend}")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "XNNPACK" not in result.stderr  # TFLite's INFO line, hidden.
   for stem in sorted(p.stem for p in voc_images.glob("*.jpg")):
     saved, lite = (np.asarray(Image.open(tmp_path / b / f"{stem}_labels.png"))
                    for b in ("savedmodel", "tflite"))
