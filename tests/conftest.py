@@ -16,6 +16,31 @@ SHARED = pathlib.Path(os.environ.get("SEGWGAN_SHARED_DIR", REPO.parent / "shared
 REQUIRE_SHARED = os.environ.get("SEGWGAN_REQUIRE_SHARED") == "1"
 
 
+# The slowest test files (`make test`'s --durations list, 2026-12-07), in
+# descending time. They are collected first, so that the two xdist workers
+# (--dist loadfile hands out files in collection order) start them early
+# instead of one worker running them alone at the end.
+SLOWEST_FIRST = (
+    "tools/test_reproduce.py", "tools/test_train_cli.py",
+    "reliability/test_kill_resume.py", "tools/test_serving_tools.py",
+    "training/test_seg_model.py", "tools/test_training_errors.py",
+    "training/test_tasks.py", "tools/test_evaluate.py",
+    "serving/test_export.py", "training/test_distribution.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+  tests = pathlib.Path(__file__).resolve().parent
+
+  def rank(item):
+    path = pathlib.Path(str(item.fspath)).resolve()
+    name = path.relative_to(tests).as_posix() if tests in path.parents else ""
+    return (SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST
+            else len(SLOWEST_FIRST))
+
+  items.sort(key=rank)  # Stable: each file keeps its own order.
+
+
 def _require(path: pathlib.Path, what: str) -> pathlib.Path:
   if not path.exists():
     message = (f"{what} not found at {path} (set SEGWGAN_SHARED_DIR to the "

@@ -2,7 +2,7 @@
 
 Stage 1 with `gan` and `wgan`, then stage 2 with the three variants; each
 writes checkpoints, params.yaml and TensorBoard events with the named scalars;
-running a finished command again resumes and trains nothing.
+running a finished stage-2 command again resumes and trains nothing.
 """
 import pathlib
 import subprocess
@@ -92,8 +92,9 @@ def test_stage2_variants_write_checkpoints_and_scalars(workdir, stage1_runs,
   if gan:
     want |= {"closs", "aloss", "gloss"}
   assert want <= scalar_tags(model_dir / "train")
-  again = tool("train_seg.py", *args)
-  assert "at step 2" in again.stdout
+  if variant == "segwgan":  # The same resume code serves every variant.
+    again = tool("train_seg.py", *args)
+    assert "at step 2" in again.stdout
 
 
 def test_variant_must_match_the_stage1_loss(workdir, stage1_runs):
