@@ -19,10 +19,12 @@ $(STAMP): setup.py
 # fixtures run once, session fixtures once per worker. Most tests wait on
 # one-threaded Python (imports, tracing, tool start-up), so one process used
 # one core of two. TEST_WORKERS=0 runs the suite in one process.
-# --durations=30 lists the slowest tests, so a CI log shows where time goes.
+# --durations=30 lists the slowest tests, so a CI log shows where time goes;
+# --no-loadscope-reorder keeps tests/conftest.py's order (slowest files
+# first) instead of xdist's (files with the most tests first).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q --durations=30 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) tests
+	$(VENV)/bin/python -m pytest -q --durations=30 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) tests
 
 # make demo: the main job (issue 7). Sets up .venv/, then runs
 #   tools/reproduce.py on CMP Facades with a tiny CPU schedule

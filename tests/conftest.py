@@ -18,8 +18,9 @@ REQUIRE_SHARED = os.environ.get("SEGWGAN_REQUIRE_SHARED") == "1"
 
 # The slowest test files (`make test`'s --durations list, 2026-12-07), in
 # descending time. They are collected first, so that the two xdist workers
-# (--dist loadfile hands out files in collection order) start them early
-# instead of one worker running them alone at the end.
+# start them early instead of one worker running them alone at the end
+# (--dist loadfile with --no-loadscope-reorder, in the Makefile, hands out
+# files in collection order).
 SLOWEST_FIRST = (
     "tools/test_reproduce.py", "tools/test_train_cli.py",
     "reliability/test_kill_resume.py", "tools/test_serving_tools.py",
@@ -33,7 +34,7 @@ def pytest_collection_modifyitems(items):
   tests = pathlib.Path(__file__).resolve().parent
 
   def rank(item):
-    path = pathlib.Path(str(item.fspath)).resolve()
+    path = pathlib.Path(item.path).resolve()
     name = path.relative_to(tests).as_posix() if tests in path.parents else ""
     return (SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST
             else len(SLOWEST_FIRST))

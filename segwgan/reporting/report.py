@@ -262,7 +262,8 @@ def _paper_text(expected: float, comparison: results.Comparison) -> str:
   if len(comparison.seeds) < 2:
     return text + "."
   if expected / 100 > interval.high:
-    return text + ", above the interval: a gain of that size is not seen here."
+    return (text + ", above the interval: a difference of that size is not "
+            "seen here.")
   if expected / 100 < interval.low:
     return text + ", below the interval."
   return text + ", inside the interval: this run cannot tell them apart."
@@ -272,7 +273,7 @@ def _acting_text(shares: List[float]) -> str:
   """How hard a row's adversarial term pulled (grad_share, over seeds)."""
   if not shares:
     return ""
-  low, high = f"{min(shares):.2g}", f"{max(shares):.2g}"
+  low, high = f"{min(shares):.3g}", f"{max(shares):.3g}"
   text = (f" Its adversarial term's gradient was "
           f"{low if low == high else f'{low} to {high}'} of the "
           "cross-entropy's (grad_share)")
@@ -288,8 +289,9 @@ def summary_lines(plan, table, summaries, comparisons,
   what the intervals cannot rule out."""
   rows = {r.name: r for r in plan_lib.rows()}
   shares = collections.defaultdict(list)
-  for (_, row), value in sorted((diagnostics or {}).items()):
-    if value["grad_share"]["adversarial"] is not None:
+  for (seed, row), value in sorted((diagnostics or {}).items()):
+    if (value["grad_share"]["adversarial"] is not None and
+        (row not in comparisons or seed in comparisons[row].seeds)):
       shares[row].append(value["grad_share"]["adversarial"])
   seeds = (f"{len(plan.seeds)} seeds (mean ± std)" if len(plan.seeds) > 1
            else "one seed")
@@ -312,12 +314,14 @@ def summary_lines(plan, table, summaries, comparisons,
                  "the choice of test images only. Run 3 or more seeds "
                  "(`--seeds=3`) before reading a difference as an effect.")
   elif comparisons:
-    widths = [100 * (c.pooled.high - c.pooled.low) / 2
-              for c in comparisons.values()]
-    lines.append(f"- What these intervals cannot rule out: a difference "
-                 f"smaller than their half-widths ({min(widths):.1f} to "
-                 f"{max(widths):.1f} points), and an effect that needs the "
-                 "paper's model, input size, schedule or splits (see Setup).")
+    open_rows = [f"{rows[name].title} {tables.interval(c.pooled)}"
+                 for name, c in comparisons.items()
+                 if c.pooled.low <= 0 <= c.pooled.high]
+    inside = (f"any difference inside the intervals that include 0 "
+              f"({'; '.join(open_rows)}), and " if open_rows else "")
+    lines.append(f"- What these intervals cannot rule out: {inside}an "
+                 "effect that needs the paper's model, input size, schedule "
+                 "or splits (see Setup).")
   lines.append("- The model, input size and schedule differ from the "
                "paper's (see Setup), and so do the splits, which the paper "
                "does not publish: the absolute numbers are not comparable "
