@@ -316,7 +316,7 @@ def summary_lines(plan, table, summaries, comparisons,
   elif comparisons:
     open_rows = [f"{rows[name].title} {tables.interval(c.pooled)}"
                  for name, c in comparisons.items()
-                 if c.pooled.low <= 0 <= c.pooled.high]
+                 if not c.pooled.excludes_zero]
     inside = (f"any difference inside the intervals that include 0 "
               f"({'; '.join(open_rows)}), and " if open_rows else "")
     lines.append(f"- What these intervals cannot rule out: {inside}an "
