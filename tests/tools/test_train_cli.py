@@ -39,6 +39,14 @@ def scalar_tags(log_dir: pathlib.Path) -> set:
   return tags
 
 
+def checkpoint_files(model_dir: pathlib.Path) -> dict:
+  """{name: (bytes, mtime_ns)} of the checkpoints: training or saving again
+  changes them."""
+  return {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+          for p in model_dir.iterdir()
+          if p.name == "checkpoint" or p.name.startswith("ckpt-")}
+
+
 @pytest.fixture(scope="module")
 def workdir(shared_data, tmp_path_factory):
   """12 real CMP base images in the official layout, and a TFDS dir."""
@@ -93,8 +101,10 @@ def test_stage2_variants_write_checkpoints_and_scalars(workdir, stage1_runs,
     want |= {"closs", "aloss", "gloss"}
   assert want <= scalar_tags(model_dir / "train")
   if variant == "segwgan":  # The same resume code serves every variant.
+    before = checkpoint_files(model_dir)
     again = tool("train_seg.py", *args)
     assert "at step 2" in again.stdout
+    assert checkpoint_files(model_dir) == before  # nothing trained or saved
 
 
 def test_variant_must_match_the_stage1_loss(workdir, stage1_runs):

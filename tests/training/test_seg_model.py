@@ -176,11 +176,12 @@ def test_mixed_precision_step_runs_on_cpu(batch, make_trainer, precision):
 
 
 def test_stage2_experiments_use_the_plain_batch_norm():
-  for name in experiments.EXPERIMENTS:
-    if name.startswith("stage2_"):
-      config = exp_factory.get_exp_config(name)
-      assert not config.task.fine_tune_batch_norm, name
-      assert not config.task.model.norm_activation.use_sync_bn, name
+  names = [n for n in experiments.EXPERIMENTS if n.startswith("stage2_")]
+  assert len(names) >= 10, names  # 5 datasets x (paper, cpu)
+  for name in names:
+    config = exp_factory.get_exp_config(name)
+    assert not config.task.fine_tune_batch_norm, name
+    assert not config.task.model.norm_activation.use_sync_bn, name
 
 
 def test_frozen_batch_norm_is_the_same_unsynchronized(batch, converted_dm05):
