@@ -86,6 +86,7 @@ def run_export() -> None:
     export.check_native_dilations()
   parent = pathlib.Path(FLAGS.export_dir).resolve().parent
   io_utils.check_writable_dir(parent, "--export_dir", create=False)
+  export.check_export_dir(FLAGS.export_dir, FLAGS.overwrite)
   loaded = cli.load_checkpoint(FLAGS.dataset)
   path = export.export(loaded, FLAGS.export_dir, tflite=FLAGS.with_tflite,
                        tflite_size=size, tflite_outputs=outputs,

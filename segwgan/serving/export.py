@@ -187,9 +187,7 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
   if tflite_size is not None:
     tflite_size = checked_tflite_size(tflite_size, tflite)
   tflite_outputs = checked_tflite_outputs(tflite_outputs, tflite)
-  if export_dir.exists() and not overwrite:
-    raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
-                          "replace it)")
+  check_export_dir(export_dir, overwrite)
   if native_dilations:
     check_native_dilations()
   module = ServingModule(loaded.segmenter, loaded.info, native_dilations)
@@ -208,6 +206,13 @@ def export(loaded: checkpoints.Loaded, export_dir, *, tflite: bool = False,
       (tmp / TFLITE_FILE).write_bytes(_tflite(loaded, tflite_size,
                                               tflite_outputs))
   return export_dir
+
+
+def check_export_dir(export_dir, overwrite: bool) -> None:
+  """FileExistsError if `export_dir` exists and not `overwrite`."""
+  if pathlib.Path(export_dir).exists() and not overwrite:
+    raise FileExistsError(f"{export_dir} already exists (use --overwrite to "
+                          "replace it)")
 
 
 def classes_csv(info: labels.DatasetInfo) -> str:
