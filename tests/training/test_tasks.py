@@ -3,6 +3,7 @@ stage 1 and stage 2 write, the stop rule, a stage 2 started from another
 stage-2 run."""
 import json
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -64,18 +65,27 @@ def test_stage1_writes_its_validation_curve_and_reconstructions(stage1):
   assert list((model_dir / "validation").glob("events.out.tfevents.*"))
 
 
+@pytest.fixture(scope="module")
+def deeplabv3_run(data_dirs, tmp_path_factory):
+  """A tiny stage-2 DeepLabv3 run, with diagnostics asked for (DeepLabv3
+  has no G and D to measure); (model_dir, its config)."""
+  model_dir = tmp_path_factory.mktemp("deeplabv3")
+  config = params("stage2_cmp_facades_cpu", data_dirs,
+                  task={"init_checkpoint": "", "variant": "deeplabv3",
+                        "diagnostics_interval": 1})
+  tasks.train_stage2(config, str(model_dir), validate_last=False)
+  return model_dir, config
+
+
 def test_stage2_diagnostics_and_a_start_from_a_stage2_run(stage1, data_dirs,
+                                                          deeplabv3_run,
                                                           tmp_path):
   gan_dir, _ = stage1
-  seg_task = {"init_checkpoint": "", "diagnostics_interval": 1,
-              "gan_model_dir": str(gan_dir)}
-  first = tmp_path / "deeplabv3"
-  tasks.train_stage2(params("stage2_cmp_facades_cpu", data_dirs,
-                            task={**seg_task, "variant": "deeplabv3"}),
-                     str(first), validate_last=False)
+  first, _ = deeplabv3_run
   second = tmp_path / "segwgan"
   config = params("stage2_cmp_facades_cpu", data_dirs,
-                  task={**seg_task, "variant": "segwgan",
+                  task={"diagnostics_interval": 1, "variant": "segwgan",
+                        "gan_model_dir": str(gan_dir),
                         "init_checkpoint": str(first)})
   tasks.train_stage2(config, str(second), validate_last=False)
   result = json.loads((second / "diagnostics.json").read_text())
@@ -86,16 +96,14 @@ def test_stage2_diagnostics_and_a_start_from_a_stage2_run(stage1, data_dirs,
   assert not (first / "diagnostics.json").exists()
 
 
-def test_init_segmenter_reads_a_stage2_model_dir(data_dirs, tmp_path):
+def test_init_segmenter_reads_a_stage2_model_dir(deeplabv3_run, tmp_path):
   """The segmenter started from a stage-2 model_dir has the weights the
   serving loader reads from that run's latest checkpoint."""
   from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
   from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
-  run = tmp_path / "run"
-  config = params("stage2_cmp_facades_cpu", data_dirs,
-                  task={"init_checkpoint": "", "variant": "deeplabv3",
-                        "diagnostics_interval": 0})
-  tasks.train_stage2(config, str(run), validate_last=False)
+  run = tmp_path / "run"  # A copy: its checkpoint is truncated below.
+  shutil.copytree(deeplabv3_run[0], run)
+  config = deeplabv3_run[1]
   segmenter = segmenter_lib.build_segmenter(config.task.model)
   before = [v.numpy().copy() for v in segmenter.trainable_variables]
   tasks.init_segmenter(segmenter, str(run), "all")
