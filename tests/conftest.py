@@ -130,3 +130,15 @@ def loaded(converted_dm05):
   """`converted_dm05` loaded as a PASCAL VOC model (`checkpoints.Loaded`)."""
   from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
   return checkpoints.load(converted_dm05, dataset="pascal_voc2012")
+
+
+@pytest.fixture(scope="session")
+def exported(converted_dm05, tmp_path_factory) -> pathlib.Path:
+  """`converted_dm05` exported as a VOC SavedModel with model.tflite, once
+  per session (per worker under pytest-xdist); tests read it, never change
+  it."""
+  from segwgan.serving import checkpoints  # pylint: disable=g-import-not-at-top
+  from segwgan.serving import export  # pylint: disable=g-import-not-at-top
+  return export.export(
+      checkpoints.load(converted_dm05, dataset="pascal_voc2012"),
+      tmp_path_factory.mktemp("export") / "voc", tflite=True)

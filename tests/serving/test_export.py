@@ -31,12 +31,6 @@ def images(shared_data):
           for i in VAL_IMAGES]
 
 
-@pytest.fixture(scope="module")
-def exported(loaded, tmp_path_factory):
-  return export.export(loaded, tmp_path_factory.mktemp("export") / "voc",
-                       tflite=True)
-
-
 def keras_labels(loaded, image):
   pixels = image[None].astype(np.float32)
   logits = loaded.segmenter((pixels - 127.5) / 127.5, training=False)

@@ -22,12 +22,6 @@ def images(shared_data):
           for i in IMAGES]
 
 
-@pytest.fixture(scope="module")
-def exported(loaded, tmp_path_factory):
-  return export.export(loaded, tmp_path_factory.mktemp("tflite") / "voc",
-                       tflite=True)
-
-
 def test_same_labels_as_the_saved_model(exported, images):
   saved = predictor.Predictor.from_saved_model(exported)
   lite = predictor.Predictor.from_saved_model(exported, backend="tflite")
