@@ -29,6 +29,7 @@ import timing  # pylint: disable=g-bad-import-order
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 import yaml  # pylint: disable=g-import-not-at-top
 
+from segwgan import variants  # pylint: disable=g-import-not-at-top
 from segwgan.training import maps  # pylint: disable=g-import-not-at-top
 from segwgan.training import runner  # pylint: disable=g-import-not-at-top
 
@@ -88,7 +89,8 @@ def run(size: str, batch: int, override: dict, precision: str,
         f"{stage2.task.train_data.output_size}; G {stage1.task.generator.as_dict()}"
         f"; D {stage1.task.critic.as_dict()}", flush=True)
   sides = {"segwgan step": steps.stepper(trainers["segwgan"], batches),
-           "ce-only step": steps.stepper(trainers["deeplabv3"], batches)}
+           "ce-only step": steps.stepper(trainers[variants.BASELINE.name],
+                                         batches)}
   budget = BUDGET_S[size] * (0.7 if decompose else 1.0)
   times = timing.interleaved(sides, reps=30, warmup=2, budget_s=budget)
   timing.report(times, unit="s", per="step")

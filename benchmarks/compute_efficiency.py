@@ -49,7 +49,7 @@ def main():
   batches = timing.cmp_batches(data, 1)
   segmenter = segmenter_lib.build_segmenter(stage2.task.model)
   trainer = seg_model.SegTrainer(
-      segmenter, variant=variants.get("deeplabv3"),
+      segmenter, variant=variants.BASELINE,
       palette=labels.get_info("cmp_facades").palette())
   trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
   step = tf.function(trainer.train_step)

@@ -24,6 +24,7 @@ import time
 import steps  # pylint: disable=g-bad-import-order
 import timing  # pylint: disable=g-bad-import-order
 
+from segwgan import variants  # pylint: disable=g-import-not-at-top
 from segwgan.data import registry  # pylint: disable=g-import-not-at-top
 from segwgan.training import tasks  # pylint: disable=g-import-not-at-top
 
@@ -61,8 +62,8 @@ def main():
     return timing.Elapsed(sum(times[ready:]))
 
   sides = {"pipeline": pipeline,
-           "ce-only step": steps.stepper(built.trainers["deeplabv3"],
-                                         built.batches),
+           "ce-only step": steps.stepper(
+               built.trainers[variants.BASELINE.name], built.batches),
            "segwgan step": steps.stepper(built.trainers["segwgan"],
                                          built.batches)}
   times = timing.interleaved(sides, reps=30, warmup=2, budget_s=150)

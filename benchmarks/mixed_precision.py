@@ -20,6 +20,8 @@ import timing  # pylint: disable=g-bad-import-order
 
 import yaml  # pylint: disable=g-import-not-at-top
 
+from segwgan import variants  # pylint: disable=g-import-not-at-top
+
 DEFAULT_BATCH = {"cpu": 8, "paper": 1}
 BUDGET_S = {"cpu": 120.0, "paper": 300.0}
 TARGET = 1.3
@@ -68,7 +70,7 @@ def main():
   parser.add_argument("--config", choices=["cpu", "paper", "both"],
                       default="both")
   parser.add_argument("--variant", default="segwgan",
-                      choices=["deeplabv3", "seggan", "segwgan"])
+                      choices=list(variants.VARIANTS))
   parser.add_argument("--batch", type=int, default=0)
   parser.add_argument("--params_override", default="")
   parser.add_argument("--profile", action="store_true",

@@ -42,6 +42,7 @@ def child_workloads(paper: bool, checkpoint: str) -> dict:
   """Name -> a blocking call, every workload built in this process."""
   import steps  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from segwgan import variants  # pylint: disable=g-import-not-at-top
   from segwgan.data import registry  # pylint: disable=g-import-not-at-top
   from segwgan.evaluation import inference  # pylint: disable=g-import-not-at-top
   from segwgan.modeling import segmenter as segmenter_lib  # pylint: disable=g-import-not-at-top
@@ -50,7 +51,8 @@ def child_workloads(paper: bool, checkpoint: str) -> dict:
 
   built = steps.build("cpu", 8)
   workloads = {
-      "ce step": steps.stepper(built.trainers["deeplabv3"], built.batches),
+      "ce step": steps.stepper(built.trainers[variants.BASELINE.name],
+                               built.batches),
       "segwgan step": steps.stepper(built.trainers["segwgan"],
                                     built.batches)}
   for gan_loss in ("gan", "wgan"):
@@ -80,10 +82,10 @@ def child_workloads(paper: bool, checkpoint: str) -> dict:
 
   workloads["export logits"] = export_logits
   if paper:
-    paper_built = steps.build("paper", 1, variants=("deeplabv3",),
+    paper_built = steps.build("paper", 1, variants=(variants.BASELINE.name,),
                               n_batches=1)
     workloads["paper ce step"] = steps.stepper(
-        paper_built.trainers["deeplabv3"], paper_built.batches)
+        paper_built.trainers[variants.BASELINE.name], paper_built.batches)
   return workloads
 
 

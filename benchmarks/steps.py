@@ -60,8 +60,8 @@ def trainer_options(task) -> dict:
 
 
 def build(size: str, batch: int, *, precision: str = "float32",
-          override: dict = None, variants: Sequence[str] = ("deeplabv3",
-                                                            "segwgan"),
+          override: dict = None, variants: Sequence[str] = (
+              variants_lib.BASELINE.name, "segwgan"),
           batches=None, n_batches: int = 2) -> Built:
   runner.set_precision(precision)
   tf_keras.utils.set_random_seed(0)
@@ -72,13 +72,13 @@ def build(size: str, batch: int, *, precision: str = "float32",
   info = labels.get_info(DATASET)
   segmenter = segmenter_lib.build_segmenter(stage2.task.model)
   generator = critic = None
-  if any(v != "deeplabv3" for v in variants):
+  if any(v != variants_lib.BASELINE.name for v in variants):
     generator = generator_lib.build_generator(stage1.task.generator,
                                               info.num_classes)
     critic = critic_lib.build_critic(stage1.task.critic, info.num_classes)
   trainers = {}
   for variant in variants:
-    gan = variant != "deeplabv3"
+    gan = variant != variants_lib.BASELINE.name
     trainer = seg_model.SegTrainer(
         segmenter, generator if gan else None, critic if gan else None,
         variant=variants_lib.get(variant), palette=info.palette(),
@@ -94,7 +94,7 @@ def stage1_trainer(gan_loss: str, size: str = "cpu"):
   """(the compiled stage-1 GanTrainer of `stage1_cmp_facades_<size>` with
   the `gan_loss` preset, fresh G and D; its task config)."""
   stage1 = experiments.stage1(DATASET, size)
-  stage1.override(experiments.GAN_LOSS_PRESETS[gan_loss], is_strict=False)
+  stage1.override(experiments.gan_loss_preset(gan_loss), is_strict=False)
   return tasks.build_gan_trainer(stage1, "float32"), stage1.task
 
 

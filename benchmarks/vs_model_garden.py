@@ -59,7 +59,7 @@ def ours(stage2, batches, fine_tune_batch_norm: bool, weights):
   segmenter = segmenter_lib.build_segmenter(stage2.task.model)
   segmenter.set_weights(weights)
   trainer = seg_model.SegTrainer(
-      segmenter, variant=variants.get("deeplabv3"),
+      segmenter, variant=variants.BASELINE,
       palette=labels.get_info(steps.DATASET).palette(),
       fine_tune_batch_norm=fine_tune_batch_norm)
   trainer.compile(tf_keras.optimizers.legacy.Adam(5e-4))
@@ -117,9 +117,9 @@ def main():
   args = parser.parse_args()
   timing.banner("vs_model_garden")
   batch = args.batch or DEFAULT_BATCH[args.config]
-  built = steps.build(args.config, batch, variants=("deeplabv3",))
+  built = steps.build(args.config, batch, variants=(variants.BASELINE.name,))
   stage2, batches = built.stage2, built.batches
-  weights = built.trainers["deeplabv3"].segmenter.get_weights()
+  weights = built.trainers[variants.BASELINE.name].segmenter.get_weights()
   print(f"-- stage2_{steps.DATASET}_{args.config} model "
         f"({stage2.task.model.backbone.type}), batch {batch}, crop "
         f"{stage2.task.train_data.output_size}", flush=True)

@@ -1,14 +1,15 @@
 """The compared variants and the stage-1 GAN losses, each defined once.
 
-A stage-1 loss (`GanLoss`) is the pair of paper equations G and D minimise
-and how the critic is kept Lipschitz (WGAN: clipping; WGAN-GP: a gradient
-penalty). A stage-2 variant (`Variant`) names the stage-1 loss the protocol
-trains for it; its adversarial term l_A is that loss's. Trainers, the
-protocol, the report and the tools read these objects; adding a variant is
-one entry in `VARIANTS`.
+A stage-1 loss (`GanLoss`) is the pair of paper equations G and D minimise,
+how the critic is kept Lipschitz (WGAN: clipping; WGAN-GP: a gradient
+penalty) and the stage-1 settings choosing it implies. A stage-2 variant
+(`Variant`) names the stage-1 loss the protocol trains for it; its
+adversarial term l_A is that loss's. Trainers, the configs, the protocol,
+the report and the tools read these objects; adding a variant is one entry
+in `VARIANTS`.
 """
 import dataclasses
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from segwgan import losses
 
@@ -23,12 +24,16 @@ class GanLoss:
     critic: D's loss from its real and fake outputs: Eq. 7 or Eq. 8.
     clip: clip the critic's weights after each critic step (WGAN).
     gradient_penalty: add the WGAN-GP penalty to the critic's loss.
+    preset: the stage-1 task settings (`GanTask` fields) `--gan_loss`
+      implies besides `gan_loss` itself, applied before config files and
+      overrides (`configs.experiments.gan_loss_preset`).
   """
   name: str
   adversarial: Callable
   critic: Callable
   clip: bool
   gradient_penalty: bool
+  preset: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   @property
   def wasserstein(self) -> bool:
@@ -36,16 +41,32 @@ class GanLoss:
     return self.critic is losses.critic_loss_wgan
 
 
+# WGAN follows Arjovsky et al.: 5 critic steps, clipping, RMSprop 5e-5 for the
+# critic; WGAN-GP follows Gulrajani et al.: Adam(1e-4, 0.5, 0.9), no clipping.
 GAN_LOSSES: Dict[str, GanLoss] = {
     "gan": GanLoss("gan", losses.adversarial_loss_gan,
                    losses.critic_loss_gan, clip=False,
-                   gradient_penalty=False),
+                   gradient_penalty=False, preset={"critic_steps": 1}),
     "wgan": GanLoss("wgan", losses.adversarial_loss_wgan,
                     losses.critic_loss_wgan, clip=True,
-                    gradient_penalty=False),
+                    gradient_penalty=False, preset={
+                        "critic_steps": 5, "clip_value": 0.01,
+                        "critic_optimizer": {
+                            "optimizer": {"type": "rmsprop"},
+                            "learning_rate": {
+                                "type": "constant",
+                                "constant": {"learning_rate": 5e-5}}}}),
     "wgan_gp": GanLoss("wgan_gp", losses.adversarial_loss_wgan,
                        losses.critic_loss_wgan, clip=False,
-                       gradient_penalty=True),
+                       gradient_penalty=True, preset={
+                           "critic_steps": 5,
+                           "critic_optimizer": {
+                               "optimizer": {
+                                   "type": "adam",
+                                   "adam": {"beta_1": 0.5, "beta_2": 0.9}},
+                               "learning_rate": {
+                                   "type": "constant",
+                                   "constant": {"learning_rate": 1e-4}}}}),
 }
 
 
@@ -74,6 +95,8 @@ VARIANTS: Dict[str, Variant] = {
     "seggan": Variant("seggan", "SegGAN", "gan", ("gan",)),
     "segwgan": Variant("segwgan", "SegWGAN", "wgan_gp", ("wgan_gp", "wgan")),
 }
+# The cross-entropy baseline the GAN variants are compared with.
+BASELINE = VARIANTS["deeplabv3"]
 
 
 def _lookup(table: dict, what: str, name: str):

@@ -4,6 +4,7 @@ import pytest
 from segwgan import losses
 from segwgan import variants
 from segwgan.configs import experiments
+from segwgan.configs import overrides
 
 
 def test_variants_in_the_protocols_order():
@@ -16,6 +17,11 @@ def test_variants_in_the_protocols_order():
       assert variant.accepted_gan_losses == ()
     else:
       assert variant.gan_loss in variant.accepted_gan_losses
+
+
+def test_the_baseline_is_deeplabv3_without_g_and_d():
+  assert variants.BASELINE is variants.get("deeplabv3")
+  assert variants.BASELINE.gan_loss is None
 
 
 def test_segwgan_trains_wgan_gp_and_accepts_clipping():
@@ -40,10 +46,23 @@ def test_gan_losses_are_the_papers_equations():
                                                                 True]
 
 
-def test_every_gan_loss_has_a_preset():
-  assert set(experiments.GAN_LOSS_PRESETS) == set(variants.GAN_LOSSES)
-  for name, preset in experiments.GAN_LOSS_PRESETS.items():
-    assert preset["task"]["gan_loss"] == name
+@pytest.mark.parametrize("name,steps,optimizer,learning_rate", [
+    ("gan", 1, "adam", 2e-4), ("wgan", 5, "rmsprop", 5e-5),
+    ("wgan_gp", 5, "adam", 1e-4)])
+def test_gan_loss_preset_sets_the_stage1_config(name, steps, optimizer,
+                                                learning_rate):
+  """What tools/train_gan.py applies for --gan_loss (the registered
+  experiment itself has gan, 1 critic step, Adam 2e-4)."""
+  task = overrides.build("stage1_cmp_facades_cpu",
+                         presets=experiments.gan_loss_preset(name)).task
+  assert task.gan_loss == name and task.critic_steps == steps
+  critic_optimizer = task.critic_optimizer
+  assert critic_optimizer.optimizer.type == optimizer
+  assert critic_optimizer.learning_rate.constant.learning_rate == (
+      learning_rate)
+  if name == "wgan_gp":
+    assert (critic_optimizer.optimizer.adam.beta_1,
+            critic_optimizer.optimizer.adam.beta_2) == (0.5, 0.9)
 
 
 @pytest.mark.parametrize("lookup,name", [(variants.get, "segxgan"),

@@ -8,11 +8,12 @@ Running the same command again resumes from the last checkpoint.
 from absl import flags
 
 from segwgan import cli
+from segwgan import variants
 from segwgan.configs import experiments
 from segwgan.configs import overrides
 from segwgan.training import tasks
 
-flags.DEFINE_enum("gan_loss", "gan", list(experiments.GAN_LOSS_PRESETS),
+flags.DEFINE_enum("gan_loss", "gan", list(variants.GAN_LOSSES),
                   "gan (log loss, Eq. 1/5/7), wgan (Eq. 6/8, weight clipping, "
                   "5 critic steps) or wgan_gp (gradient penalty).")
 flags.DEFINE_integer("figure_images", 4, "G's reconstructions of this many "
@@ -25,7 +26,7 @@ FLAGS = flags.FLAGS
 
 def train() -> None:
   params = overrides.build(
-      FLAGS.experiment, presets=experiments.GAN_LOSS_PRESETS[FLAGS.gan_loss],
+      FLAGS.experiment, presets=experiments.gan_loss_preset(FLAGS.gan_loss),
       config_files=FLAGS.config_file, flag_values=cli.flag_values(),
       params_override=FLAGS.params_override)
   cli.check_experiment(params)

@@ -19,6 +19,7 @@ from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import optimization
 
+from segwgan import variants
 from segwgan.configs import data as data_config
 from segwgan.configs import gan
 from segwgan.configs import models
@@ -28,25 +29,14 @@ DATASETS = ("cmp_facades", "stanford_background", "pascal_voc2012", "ade20k",
 SIZES = ("paper", "cpu")
 EXPERIMENTS: List[str] = []
 
-# What --gan_loss implies for stage 1 (applied before config files/overrides).
-# WGAN follows Arjovsky et al.: 5 critic steps, clipping, RMSprop 5e-5 for the
-# critic; WGAN-GP follows Gulrajani et al.: Adam(1e-4, 0.5, 0.9), no clipping.
-GAN_LOSS_PRESETS = {
-    "gan": {"task": {"gan_loss": "gan", "critic_steps": 1}},
-    "wgan": {"task": {
-        "gan_loss": "wgan", "critic_steps": 5, "clip_value": 0.01,
-        "critic_optimizer": {
-            "optimizer": {"type": "rmsprop"},
-            "learning_rate": {"type": "constant",
-                              "constant": {"learning_rate": 5e-5}}}}},
-    "wgan_gp": {"task": {
-        "gan_loss": "wgan_gp", "critic_steps": 5,
-        "critic_optimizer": {
-            "optimizer": {"type": "adam",
-                          "adam": {"beta_1": 0.5, "beta_2": 0.9}},
-            "learning_rate": {"type": "constant",
-                              "constant": {"learning_rate": 1e-4}}}}},
-}
+# Where a run records its final experiment config: MODEL_DIR/params.yaml.
+PARAMS_FILE = "params.yaml"
+
+
+def gan_loss_preset(name: str) -> dict:
+  """What `--gan_loss=name` implies for a stage-1 experiment (applied before
+  config files and overrides): `variants.GanLoss.preset` and the name."""
+  return {"task": {"gan_loss": name, **variants.gan_loss(name).preset}}
 
 
 def adam(learning_rate: float, beta_1: float = 0.9

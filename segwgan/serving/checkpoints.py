@@ -30,7 +30,6 @@ from segwgan.configs import models
 from segwgan.configs import overrides
 from segwgan import labels
 from segwgan.modeling import segmenter as segmenter_lib
-from segwgan.training import tasks
 
 CONVERSION_FILE = "conversion.json"
 _TRAINER_SEGMENTER = "trainer/segmenter/"
@@ -93,8 +92,8 @@ def find_params(checkpoint: str) -> Optional[pathlib.Path]:
   path = pathlib.Path(checkpoint)
   folder = path if path.is_dir() else path.parent
   for candidate in (folder, folder.parent):
-    if (candidate / tasks.PARAMS_FILE).is_file():
-      return candidate / tasks.PARAMS_FILE
+    if (candidate / experiments.PARAMS_FILE).is_file():
+      return candidate / experiments.PARAMS_FILE
   return None
 
 

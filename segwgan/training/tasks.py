@@ -31,7 +31,6 @@ from segwgan.training import gan_model
 from segwgan.training import runner
 from segwgan.training import seg_model
 
-PARAMS_FILE = "params.yaml"
 STAGE1_VALIDATION_FILE = "stage1_validation.json"
 # params.yaml keys a resumed run may change: they do not change its result.
 RESULT_NEUTRAL_KEYS = ("summary_interval", "max_to_keep", "source_dir",
@@ -71,11 +70,10 @@ def _class_default(params: cfg.ExperimentConfig, key: str):
   node = params
   for part in path:
     node = getattr(node, part, None)
-  export = cfg.base_config.Config._export_config  # pylint: disable=protected-access
   try:
-    value = export(getattr(type(node)(), name))
+    value = type(node)().as_dict()[name]
     return yaml.safe_load(yaml.safe_dump(value))
-  except (TypeError, AttributeError, yaml.YAMLError):
+  except (TypeError, AttributeError, KeyError, yaml.YAMLError):
     return _ABSENT  # Then the key counts as changed.
 
 
@@ -85,7 +83,7 @@ def check_resumable(params: cfg.ExperimentConfig, model_dir: str) -> None:
   any key but `RESULT_NEUTRAL_KEYS` (logging, checkpoint retention, where
   the data is read from). A key added to the configs since the run was
   recorded counts as unchanged if it has its default value."""
-  path = os.path.join(model_dir, PARAMS_FILE)
+  path = os.path.join(model_dir, experiments.PARAMS_FILE)
   if not os.path.exists(path):
     return
   with open(path) as f:
@@ -111,7 +109,7 @@ def check_resumable(params: cfg.ExperimentConfig, model_dir: str) -> None:
 
 
 def save_params(params: cfg.ExperimentConfig, model_dir: str) -> None:
-  io_utils.atomic_write_text(os.path.join(model_dir, PARAMS_FILE),
+  io_utils.atomic_write_text(os.path.join(model_dir, experiments.PARAMS_FILE),
                              yaml.safe_dump(params.as_dict(), sort_keys=True))
 
 
@@ -213,11 +211,12 @@ def train_stage1(params: cfg.ExperimentConfig, model_dir: str,
 def load_stage1(gan_model_dir: str, variant: variants.Variant,
                 num_classes: int):
   """G and D restored from a stage-1 model_dir, checked against `variant`."""
-  params_path = os.path.join(gan_model_dir, PARAMS_FILE)
+  params_path = os.path.join(gan_model_dir, experiments.PARAMS_FILE)
   if not os.path.exists(params_path):
     raise FileNotFoundError(
-        f"task.gan_model_dir={gan_model_dir!r} holds no {PARAMS_FILE}: run "
-        "tools/train_gan.py with that --model_dir first")
+        f"task.gan_model_dir={gan_model_dir!r} holds no "
+        f"{experiments.PARAMS_FILE}: run tools/train_gan.py with that "
+        "--model_dir first")
   stage1 = experiments.GanTask()
   with open(params_path) as f:
     stage1.override(yaml.safe_load(f)["task"], is_strict=False)

@@ -45,7 +45,7 @@ def stage1(data_dirs, tmp_path_factory):
   config = params("stage1_cmp_facades_cpu", data_dirs,
                   task={"generator": {"base_filters": 8},
                         "critic": {"base_filters": 8}, "critic_steps": 1},
-                  presets=experiments.GAN_LOSS_PRESETS["wgan_gp"])
+                  presets=experiments.gan_loss_preset("wgan_gp"))
   step = tasks.train_stage1(config, str(model_dir), figure_images=2)
   return model_dir, step
 
