@@ -26,10 +26,12 @@ registered segwgan experiment (the one to train, or the one describing a
 experiment. `start` lists a tool's flags, including these, under --help,
 and exits 2 on an unknown or malformed flag. `run` turns segwgan's own
 error types (`segwgan.errors`), the training stops the user can act on and
-OS errors about files into one line on stderr and exit 2; anything else is
-a bug and keeps its traceback.
+the OS refusing a file or directory into one line on stderr and exit 2;
+anything else (a plain ValueError, a network failure) is a bug or an
+environment failure and keeps its traceback.
 """
 import ctypes
+import errno
 import logging as py_logging
 import os
 import sys
@@ -86,9 +88,16 @@ _CPP_LOGGERS = {
         "ENS_11LogSeverityE", 1),
 }
 # What `run` reports as one line (exit 2): segwgan's user errors, a training
-# run that stopped for a reason it names, and the OS refusing a file or
-# directory (missing, not writable, disk full).
-USER_ERRORS = (errors.UserError, callbacks.TrainingDiverged, OSError)
+# run that stopped for a reason it names (a checkpoint it could not save
+# included), and the OS refusing a file or directory: missing, not
+# writable, a file where a directory should be or the reverse, already
+# there, or, as an OSError with one of `_UNWRITABLE`'s codes, a full disk,
+# a quota or file-size limit reached, a read-only file system.
+USER_ERRORS = (errors.UserError, callbacks.TrainingDiverged,
+               callbacks.CheckpointSaveFailed, FileNotFoundError,
+               PermissionError, IsADirectoryError, NotADirectoryError,
+               FileExistsError)
+_UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 
 flags.DEFINE_bool("verbose", False, "Also show library logs (TensorFlow, "
                   "Model Garden) and TF's C++ INFO/WARNING lines.")
@@ -174,7 +183,7 @@ def check_experiment(params) -> None:
   if init:
     try:
       segmenter.resolve_checkpoint(init)
-    except ValueError as e:
+    except errors.ModelError as e:
       raise overrides.ConfigError(f"task.init_checkpoint: {e}") from None
   check_training_config(params)
   check_data_source(params.task.train_data)
@@ -197,7 +206,7 @@ def check_training_config(params) -> None:
         f"trainer.checkpoint_interval ({interval})")
   try:
     strategy = runner.get_strategy(params.runtime.distribution_strategy)
-  except ValueError as e:
+  except errors.FlagError as e:
     raise overrides.ConfigError(f"runtime.distribution_strategy: {e}"
                                 ) from None
   replicas = strategy.num_replicas_in_sync
@@ -456,11 +465,19 @@ def start(main: Callable[[], object]) -> None:
   app.run(lambda argv: run(main), flags_parser=_parse)
 
 
+def _user_error(error: Exception) -> bool:
+  """Whether `run` reports `error` as one line (see `USER_ERRORS`)."""
+  return isinstance(error, USER_ERRORS) or (
+      isinstance(error, OSError) and error.errno in _UNWRITABLE)
+
+
 def run(main: Callable[[], object]) -> None:
   """Runs `main`, mapping user errors to one line and exit code 2."""
   try:
     main()
-  except USER_ERRORS as e:
+  except Exception as e:  # pylint: disable=broad-except
+    if not _user_error(e):
+      raise
     logging.debug("error", exc_info=True)
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

@@ -73,7 +73,7 @@ def tflite_outputs() -> tuple:
   try:
     return export.checked_tflite_outputs(FLAGS.tflite_outputs,
                                          FLAGS.with_tflite)
-  except ValueError as error:
+  except errors.FlagError as error:
     raise errors.FlagError(f"--tflite_outputs="
                            f"{','.join(FLAGS.tflite_outputs)}: {error}"
                            ) from None

@@ -243,17 +243,17 @@ def checked_tflite_size(size, tflite: bool) -> tuple:
 
 
 def checked_tflite_outputs(outputs, tflite: bool) -> tuple:
-  """`outputs` as a tuple in `SERVING_OUTPUTS` order; ValueError if empty,
+  """`outputs` as a tuple in `SERVING_OUTPUTS` order; a FlagError if empty,
   not of them, or other than both without `tflite`."""
   outputs = (outputs,) if isinstance(outputs, str) else tuple(outputs)
   unknown = [name for name in outputs if name not in SERVING_OUTPUTS]
   if unknown or not outputs:
-    raise ValueError(f"tflite_outputs must be some of {list(SERVING_OUTPUTS)}"
-                     f", got {list(outputs)}")
+    raise errors.FlagError(f"tflite_outputs must be some of "
+                           f"{list(SERVING_OUTPUTS)}, got {list(outputs)}")
   outputs = tuple(name for name in SERVING_OUTPUTS if name in outputs)
   if outputs != SERVING_OUTPUTS and not tflite:
-    raise ValueError("tflite_outputs are model.tflite's outputs: they need "
-                     "tflite=True")
+    raise errors.FlagError("tflite_outputs are model.tflite's outputs: they "
+                           "need tflite=True")
   return outputs
 
 

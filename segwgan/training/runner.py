@@ -16,6 +16,7 @@ from absl import logging
 from official.common import distribute_utils
 from official.modeling import performance
 
+from segwgan import errors
 from segwgan.training import callbacks as callbacks_lib
 
 PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16,
@@ -45,10 +46,11 @@ def wrap_optimizer(optimizer, precision: str):
 
 
 def get_strategy(name: str) -> tf.distribute.Strategy:
-  """default | mirrored (all local devices) | multi_worker (TF_CONFIG)."""
+  """default | mirrored (all local devices) | multi_worker (TF_CONFIG); a
+  FlagError for another name."""
   if name not in STRATEGIES:
-    raise ValueError(f"--strategy must be one of {list(STRATEGIES)}, got "
-                     f"{name!r}")
+    raise errors.FlagError(f"--strategy must be one of {list(STRATEGIES)}, "
+                           f"got {name!r}")
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":

@@ -15,6 +15,7 @@ import tensorflow as tf
 import tf_keras
 from PIL import Image
 
+from segwgan import errors
 from segwgan.serving import checkpoints
 from segwgan.serving import export
 from segwgan.serving import predictor
@@ -201,6 +202,8 @@ def test_tflite_outputs_in_serving_order():
   assert export.checked_tflite_outputs(
       ["probabilities", "labels"], True) == export.SERVING_OUTPUTS
   assert export.checked_tflite_outputs("labels", True) == ("labels",)
+  with pytest.raises(errors.FlagError, match="need tflite"):
+    export.checked_tflite_outputs("labels", False)
 
 
 @pytest.mark.parametrize("size, tflite, message", [

@@ -1,15 +1,19 @@
 """Flags and failures shared by every tool (segwgan/cli.py): a global batch
 the replicas cannot share, user errors against bugs, unknown flags, --help,
 a missing --data_dir."""
+import errno
 import pathlib
 import subprocess
 import sys
 import textwrap
 
 import pytest
+import tensorflow as tf
 
 from segwgan import cli
 from segwgan import errors
+from segwgan.configs import overrides
+from segwgan.training import runner
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = textwrap.dedent("""
@@ -68,15 +72,53 @@ def test_user_errors_are_one_line_with_exit_2(capsys):
       "error: --scales must be positive, got ['-1']\n")
 
 
-@pytest.mark.parametrize("bug", [AssertionError("shapes differ"),
-                                 ValueError("a plain ValueError from a bug"),
-                                 TypeError("unsupported operand")])
+@pytest.mark.parametrize("error", [
+    FileNotFoundError("no file x.png"), PermissionError("x is read-only"),
+    OSError(errno.ENOSPC, "No space left on device")])
+def test_the_os_refusing_a_file_is_one_line_with_exit_2(error, capsys):
+  def refused():
+    raise error
+
+  with pytest.raises(SystemExit) as stop:
+    cli.run(refused)
+  assert stop.value.code == 2
+  assert capsys.readouterr().err == f"error: {error}\n"
+
+
+@pytest.mark.parametrize("bug", [
+    AssertionError("shapes differ"),
+    ValueError("a plain ValueError from a bug"),
+    TypeError("unsupported operand"),
+    OSError(errno.ECONNREFUSED, "Connection refused")])
 def test_bugs_keep_their_traceback(bug):
   def broken():
     raise bug
 
   with pytest.raises(type(bug)):
     cli.run(broken)
+
+
+def test_a_valueerror_inside_a_check_is_a_bug_not_a_config_error(
+    monkeypatch, capsys):
+  """An unknown strategy is the config's fault (one line, exit 2); a
+  ValueError from inside TF while checking it is a bug and keeps its
+  traceback."""
+  params = overrides.build(
+      "stage1_cmp_facades_cpu",
+      params_override="runtime: {distribution_strategy: nope}")
+  with pytest.raises(SystemExit) as stop:
+    cli.run(lambda: cli.check_training_config(params))
+  assert stop.value.code == 2
+  assert capsys.readouterr().err.startswith(
+      "error: runtime.distribution_strategy: --strategy must be one of")
+
+  def broken(unused_name):
+    return tf.TensorShape([2]).merge_with([3])  # TF's own ValueError
+
+  monkeypatch.setattr(runner, "get_strategy", broken)
+  with pytest.raises(ValueError) as raised:
+    cli.run(lambda: cli.check_training_config(params))
+  assert not isinstance(raised.value, errors.UserError)
 
 
 def test_unknown_flag_is_one_line_and_exit_2():
