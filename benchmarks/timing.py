@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:  # `python benchmarks/x.py` from a fresh clone.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Before TensorFlow loads: see segwgan/__init__.py.
 import segwgan  # pylint: disable=g-import-not-at-top,unused-import,wrong-import-position
-from segwgan.reporting import environment  # pylint: disable=g-import-not-at-top,wrong-import-position
+from segwgan import environment  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SHARED = pathlib.Path(os.environ.get("SEGWGAN_SHARED_DIR",
                                      REPO.parent / "shared"))

@@ -16,3 +16,7 @@ class FlagError(UserError):
 
 class ModelError(UserError):
   """A checkpoint or export that is missing, unreadable or does not fit."""
+
+
+class DownloadError(UserError):
+  """A file that could not be downloaded (no network, a wrong URL)."""

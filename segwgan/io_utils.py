@@ -30,10 +30,10 @@ def atomic_write_text(path, text: str) -> None:
   atomic_write_bytes(path, text.encode())
 
 
-def png_bytes(image) -> bytes:
-  """The PNG encoding of a PIL image."""
+def png_bytes(image, **options) -> bytes:
+  """The PNG encoding of a PIL image (`options`: PIL's, e.g. optimize)."""
   buffer = io.BytesIO()
-  image.save(buffer, format="PNG")
+  image.save(buffer, format="PNG", **options)
   return buffer.getvalue()
 
 

@@ -42,7 +42,7 @@ cli.define_data_flags()
 cli.define_output_dir_flag("everything (default: "
                            "runs/reproduce/<dataset>_<size>)")
 flags.DEFINE_integer("seeds", 1, "Seeds 0 .. N-1 (each trains every part).")
-flags.DEFINE_enum("size", "cpu", list(plan_lib.SIZES),
+flags.DEFINE_enum("size", "cpu", list(experiments.SIZES),
                   "Which registered experiments: cpu or paper.")
 flags.DEFINE_multi_string("protocol_file", None, "Protocol YAML files "
                           "(sections common/stage1/ce/stage2/report).")

@@ -45,17 +45,25 @@ class ConfusionMatrix:
 
 
 def per_class_iou(cm: np.ndarray) -> np.ndarray:
-  """n_ii / (sum_j n_ij + sum_j n_ji - n_ii) per class; NaN when 0/0."""
+  """n_ii / (sum_j n_ij + sum_j n_ji - n_ii) per class of a [C, C] (or each
+  of a [..., C, C]) matrix; NaN when 0/0."""
   cm = np.asarray(cm, np.float64)
-  tp = np.diag(cm)
-  union = cm.sum(0) + cm.sum(1) - tp
+  tp = np.diagonal(cm, axis1=-2, axis2=-1)
+  union = cm.sum(-1) + cm.sum(-2) - tp
   with np.errstate(divide="ignore", invalid="ignore"):
     return np.where(union > 0, tp / union, np.nan)
 
 
-def mean_iou(cm: np.ndarray) -> float:
-  """Eq. 17: the mean of the defined per-class IoUs."""
-  return float(np.nanmean(per_class_iou(cm)))
+def mean_iou(cm: np.ndarray):
+  """Eq. 17: the mean of the defined per-class IoUs (NaN if none is); a
+  float for a [C, C] matrix, an array for [..., C, C]."""
+  iou = per_class_iou(cm)
+  defined = ~np.isnan(iou)
+  count = defined.sum(-1)
+  with np.errstate(divide="ignore", invalid="ignore"):
+    value = np.where(count > 0, np.where(defined, iou, 0.0).sum(-1) / count,
+                     np.nan)
+  return float(value) if value.ndim == 0 else value
 
 
 def pixel_accuracy(cm: np.ndarray) -> float:

@@ -25,6 +25,7 @@ import os
 import pathlib
 import re
 import tempfile
+import urllib.error
 import urllib.request
 import warnings
 
@@ -82,6 +83,44 @@ MODEL_GARDEN_CHECKPOINTS = {
         'deeplabv3_mnv2'].init_checkpoint,
 }
 
+# Presets whose starting checkpoint is converted from an official TFLite file.
+PRESET_TFLITE = {
+    'tf_deeplab_mnv2_dm05_os8': 'deeplabv3_mnv2_dm05_pascal_257_float',
+    'tf_deeplab_mnv2_os16': 'deeplabv3_mnv2_pascal_quant',
+}
+
+
+def resolve_init(init_checkpoint: str, converted_root, weights_dir: str = ''
+                 ) -> tuple:
+  """(checkpoint to start from, TFLite file to convert into it or '').
+
+  A preset's default converted checkpoint (e.g.
+  'checkpoints/tf_deeplab_mnv2_dm05_os8') becomes CONVERTED_ROOT/<preset>,
+  converted from the official TFLite file: the copy under WEIGHTS_DIR
+  (searched recursively) if any, else its `TFLITE_FILES` name (to
+  download). A Model Garden checkpoint (gs://.../NAME/ckpt-N) is read from
+  WEIGHTS_DIR/NAME/ckpt-N when that local copy exists, in place otherwise;
+  any other checkpoint is returned as given.
+  """
+  for preset, name in PRESET_TFLITE.items():
+    if init_checkpoint == models.PRESETS[preset].init_checkpoint:
+      filename = TFLITE_FILES[name].filename
+      found = (sorted(pathlib.Path(weights_dir).rglob(filename))
+               if weights_dir else [])
+      if weights_dir and not found:
+        raise FileNotFoundError(
+            f'--weights_dir={weights_dir} holds no {filename}; leave '
+            '--weights_dir out to download it')
+      return (str(pathlib.Path(converted_root) / preset),
+              str(found[0]) if found else name)
+  if '://' in init_checkpoint and weights_dir:
+    local = pathlib.Path(weights_dir, *init_checkpoint.rstrip('/')
+                         .split('/')[-2:])
+    if pathlib.Path(f'{local}.index').exists():
+      return str(local), ''
+  return init_checkpoint, ''
+
+
 _URL = re.compile(r'^(https?|ftp|file)://')
 _CHUNK = 1 << 20
 
@@ -96,8 +135,13 @@ def sha256_of(path) -> str:
 
 def _open(source: str):
   if _URL.match(source):
-    # pylint: disable-next=consider-using-with
-    return urllib.request.urlopen(source, timeout=60)
+    try:
+      # pylint: disable-next=consider-using-with
+      return urllib.request.urlopen(source, timeout=60)
+    except (urllib.error.URLError, TimeoutError) as e:
+      raise errors.DownloadError(
+          f'could not download {source}: {getattr(e, "reason", e)}; without '
+          'a network, copy the file and pass its local path') from None
   return tf.io.gfile.GFile(source, 'rb')
 
 

@@ -4,7 +4,7 @@
   from the runs' TensorBoard scalars, plus stage 1's generator loss.
 * `panel_grid`: rows of titled panels: Figure 3 (image | ground truth |
   G(Y) of each stage-1 GAN) and Figure 5 (image | ground truth | each
-  row's prediction), with a class-colour `legend`.
+  row's prediction), with `visualize.legend` as footer.
 
 Panels are read from the PNGs the tools save (G's reconstructions, label
 maps as palette PNGs of class ids) and scaled to fit `PANEL_BOX`.
@@ -18,15 +18,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 import numpy as np
 from PIL import Image
-from PIL import ImageDraw
-from PIL import ImageFont
 
+from segwgan import io_utils
 from segwgan import labels as labels_lib
 from segwgan.serving import visualize
 
 PANEL_BOX = (160, 200)  # (h, w) each panel of a composed figure fits in
 _ROW_GAP = 6
-_SWATCH = 12
 
 
 def compact(image) -> Image.Image:
@@ -56,7 +54,7 @@ def panel_grid(rows: Sequence[Sequence[Tuple[str, np.ndarray, bool]]],
   Args:
     rows: per row, (title, RGB uint8 panel, is_label_map) triples; label
       maps are scaled with nearest neighbours.
-    footer: an RGB image put under the rows (e.g. a `legend`).
+    footer: an RGB image put under the rows (e.g. `visualize.legend`).
   """
   composed = [visualize.side_by_side(
       [(title, _fit(panel, box, nearest)) for title, panel, nearest in row])
@@ -71,35 +69,6 @@ def panel_grid(rows: Sequence[Sequence[Tuple[str, np.ndarray, bool]]],
     canvas[y:y + row.shape[0], :row.shape[1]] = row
     y += row.shape[0] + _ROW_GAP
   return canvas
-
-
-def legend(info: labels_lib.DatasetInfo, width: int) -> np.ndarray:
-  """Class colour swatches with names, wrapped to `width` pixels."""
-  font = ImageFont.load_default()
-  entries = []
-  for name, colour in zip(info.class_names, info.colours):
-    text_width = int(font.getlength(name)) if hasattr(font, "getlength") \
-        else 6 * len(name)
-    entries.append((name, tuple(colour), _SWATCH + 4 + text_width + 12))
-  lines, line, used = [], [], 0
-  for entry in entries:
-    if line and used + entry[2] > width:
-      lines.append(line)
-      line, used = [], 0
-    line.append(entry)
-    used += entry[2]
-  lines.append(line)
-  height = (_SWATCH + 6) * len(lines) + 4
-  canvas = Image.new("RGB", (max(width, 1), height), (255, 255, 255))
-  draw = ImageDraw.Draw(canvas)
-  for row, entries_of_line in enumerate(lines):
-    x, y = 2, 2 + row * (_SWATCH + 6)
-    for name, colour, entry_width in entries_of_line:
-      draw.rectangle([x, y, x + _SWATCH, y + _SWATCH], fill=colour,
-                     outline=(0, 0, 0))
-      draw.text((x + _SWATCH + 4, y), name, fill=(0, 0, 0), font=font)
-      x += entry_width
-  return np.asarray(canvas)
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -151,9 +120,7 @@ def loss_curves(panels: Sequence[Tuple[str, Sequence[Series]]],
   buffer = io.BytesIO()
   figure.savefig(buffer, format="png")
   buffer.seek(0)
-  out = io.BytesIO()
-  compact(Image.open(buffer)).save(out, format="PNG", optimize=True)
-  return out.getvalue()
+  return io_utils.png_bytes(compact(Image.open(buffer)), optimize=True)
 
 
 def label_panel(path, info: labels_lib.DatasetInfo) -> Optional[np.ndarray]:

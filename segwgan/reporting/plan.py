@@ -35,20 +35,13 @@ import yaml
 
 from segwgan import errors
 from segwgan import variants
-from segwgan.configs import models
+from segwgan.configs import experiments
 from segwgan.modeling import pretrained
 from segwgan.reporting import ablation
 from segwgan.reporting import settings as settings_lib
 
-SIZES = ("cpu", "paper")
 SPLITS = ("val", "test")
 TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
-# Presets whose starting checkpoint is converted from an official TFLite file.
-PRESET_TFLITE = {
-    "tf_deeplab_mnv2_dm05_os8": "deeplabv3_mnv2_dm05_pascal_257_float",
-    "tf_deeplab_mnv2_os16": "deeplabv3_mnv2_pascal_quant",
-}
-BASELINE = "deeplabv3"
 
 
 class PlanMismatch(errors.UserError):
@@ -110,7 +103,7 @@ class Layout:
 
   @property
   def downloads(self) -> pathlib.Path:
-    return self.root / "pretrained" / "downloads"
+    return self.pretrained_root / "downloads"
 
   def config(self, section: str) -> pathlib.Path:
     return self.root / "configs" / f"{section}.yaml"
@@ -124,8 +117,12 @@ class Layout:
   def log(self, part: str) -> pathlib.Path:
     return self.root / "logs" / f"{part}.log"
 
+  @property
+  def pretrained_root(self) -> pathlib.Path:
+    return self.root / "pretrained"
+
   def pretrained(self, preset: str) -> pathlib.Path:
-    return self.root / "pretrained" / preset
+    return self.pretrained_root / preset
 
   def stage1(self, seed: int, loss: str) -> pathlib.Path:
     return self.root / f"seed{seed}" / f"stage1_{loss}"
@@ -270,7 +267,7 @@ class Plan:
               if self.init_checkpoint else ())
       parts.append(Part(
           f"seed{seed}_ce", "cross-entropy DeepLabv3 (the rows' start)",
-          "train_seg.py", (stage2, f"--variant={BASELINE}",
+          "train_seg.py", (stage2, f"--variant={variants.BASELINE.name}",
                            f"--config_file={layout.config('ce')}", *common,
                            *init, f"--model_dir={layout.ce(seed)}")))
       for row in rows():
@@ -308,38 +305,6 @@ def _absolute(path: Optional[str]) -> str:
   return os.path.abspath(os.path.expanduser(path)) if path else ""
 
 
-def resolve_init(init_checkpoint: str, output_dir: str, weights_dir: str = ""
-                 ) -> tuple:
-  """(init_checkpoint, what to convert into it or '') for the ce part.
-
-  A preset's default converted checkpoint (e.g.
-  'checkpoints/tf_deeplab_mnv2_dm05_os8') becomes the output directory's own
-  conversion of the official TFLite file: the copy under WEIGHTS_DIR
-  (searched recursively) if any, else its name (downloaded by the tool). A
-  Model Garden checkpoint (gs://.../NAME/ckpt-N) is read from
-  WEIGHTS_DIR/NAME/ckpt-N when that local copy exists, in place otherwise.
-  """
-  for preset, name in PRESET_TFLITE.items():
-    if init_checkpoint == models.PRESETS[preset].init_checkpoint:
-      filename = pretrained.TFLITE_FILES[name].filename
-      found = (sorted(pathlib.Path(weights_dir).rglob(filename))
-               if weights_dir else [])
-      if weights_dir and not found:
-        raise FileNotFoundError(
-            f"--weights_dir={weights_dir} holds no {filename}; leave "
-            "--weights_dir out to download it")
-      return (str(Layout(pathlib.Path(output_dir)).pretrained(preset)),
-              str(found[0]) if found else name)
-  if "://" in init_checkpoint and weights_dir:
-    local = pathlib.Path(weights_dir, *init_checkpoint.rstrip("/")
-                         .split("/")[-2:])
-    if pathlib.Path(f"{local}.index").exists():
-      return str(local), ""
-  if init_checkpoint and "://" not in init_checkpoint:
-    return _absolute(init_checkpoint), ""
-  return init_checkpoint, ""
-
-
 def build(dataset: str, size: str, seeds: int, output_dir: str, *,
           sections: dict, init_checkpoint: str,
           data_dir: Optional[str] = None, tfds_dir: Optional[str] = None,
@@ -349,14 +314,16 @@ def build(dataset: str, size: str, seeds: int, output_dir: str, *,
   Args:
     init_checkpoint: `task.init_checkpoint` of the ce part's config.
   """
-  if size not in SIZES:
-    raise errors.FlagError(f"--size must be one of {list(SIZES)}, got "
-                           f"{size!r}")
+  if size not in experiments.SIZES:
+    raise errors.FlagError(f"--size must be one of {list(experiments.SIZES)}, "
+                           f"got {size!r}")
   if seeds < 1:
     raise errors.FlagError(f"--seeds must be >= 1, got {seeds}")
   output_dir = _absolute(output_dir)
-  init, tflite = resolve_init(init_checkpoint, output_dir,
-                              _absolute(weights_dir))
+  init, tflite = pretrained.resolve_init(
+      init_checkpoint, Layout(pathlib.Path(output_dir)).pretrained_root,
+      _absolute(weights_dir))
+  init = _absolute(init) if init and "://" not in init else init
   return Plan(dataset=dataset, size=size, seeds=list(range(seeds)),
               output_dir=output_dir, data_dir=_absolute(data_dir),
               tfds_dir=_absolute(tfds_dir), download=download,

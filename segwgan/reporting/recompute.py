@@ -11,7 +11,7 @@ import json
 import pathlib
 import sys
 
-from segwgan.reporting import bootstrap
+from segwgan.evaluation import bootstrap
 from segwgan.reporting import results
 
 

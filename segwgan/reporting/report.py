@@ -17,13 +17,14 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from segwgan import environment
 from segwgan import io_utils
 from segwgan import labels as labels_lib
+from segwgan import variants
 from segwgan.data import registry
 from segwgan.data import validate
+from segwgan.evaluation import bootstrap
 from segwgan.reporting import ablation
-from segwgan.reporting import bootstrap
-from segwgan.reporting import environment
 from segwgan.reporting import events
 from segwgan.reporting import figures
 from segwgan.reporting import paper
@@ -234,8 +235,8 @@ def _grids(plan: plan_lib.Plan, info: labels_lib.DatasetInfo) -> dict:
     rows = figures.grid_rows(ids, columns)
     if rows:
       width = figures.panel_grid(rows).shape[1]
-      grids[name] = figures.panel_grid(rows,
-                                       footer=figures.legend(info, width))
+      key = visualize.legend(range(info.num_classes), info, width)
+      grids[name] = figures.panel_grid(rows, footer=key)
   return grids
 
 
@@ -415,8 +416,9 @@ def render(plan: plan_lib.Plan, argv: List[str], out_dir: pathlib.Path
   test = runs[HEADLINE_SPLIT]
   summaries = results.summarise(test, row_names)
   comparisons = results.compare(
-      test, row_names, plan_lib.BASELINE, samples=settings.bootstrap_samples,
-      confidence=settings.confidence, seed=settings.bootstrap_seed)
+      test, row_names, variants.BASELINE.name,
+      samples=settings.bootstrap_samples, confidence=settings.confidence,
+      seed=settings.bootstrap_seed)
   validation = _stage1_validation(plan)
   diagnostics = _diagnostics(plan)
   lambdas = plan.ablation_lambdas()
@@ -427,7 +429,7 @@ def render(plan: plan_lib.Plan, argv: List[str], out_dir: pathlib.Path
   if validation:
     written[FIG_STAGE1] = _stage1_figure(validation)
   for name, grid in _grids(plan, info).items():
-    written[name] = io_utils.png_bytes(figures.compact(grid))
+    written[name] = io_utils.png_bytes(figures.compact(grid), optimize=True)
   for name, data in written.items():
     io_utils.atomic_write_bytes(out_dir / name, data)
 
@@ -467,7 +469,7 @@ def render(plan: plan_lib.Plan, argv: List[str], out_dir: pathlib.Path
            f"The matrices are `{MATRICES}` beside this report; "
            "`python -m segwgan.reporting.recompute <this directory>` "
            "recomputes every interval.", "",
-           tables.differences(comparisons, titles), ""]
+           tables.differences(comparisons, titles, settings.confidence), ""]
   else:
     md += ["Not available: the DeepLabv3 row and another row of the same "
            "seed are needed.", ""]
@@ -539,7 +541,7 @@ def render(plan: plan_lib.Plan, argv: List[str], out_dir: pathlib.Path
       "bootstrap": {"samples": settings.bootstrap_samples,
                     "confidence": settings.confidence,
                     "seed": settings.bootstrap_seed,
-                    "baseline": plan_lib.BASELINE},
+                    "baseline": variants.BASELINE.name},
       "differences": results.comparisons_json(comparisons),
       "diagnostics": {f"{s}.{r}": v for (s, r), v in diagnostics.items()},
       "ablation": {"row": ablation.ROW, "rule": ablation.RULE,

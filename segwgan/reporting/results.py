@@ -6,13 +6,14 @@ beside the report (`save`, `load`: what `recompute.py` reads), summarised
 over seeds, and each row is compared with the baseline row (`bootstrap.py`).
 """
 import dataclasses
+import json
 import pathlib
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from segwgan.evaluation import per_image
-from segwgan.reporting import bootstrap
+from segwgan.evaluation import bootstrap
 
 METRICS = ("miou", "pixel_accuracy", "class_accuracy")
 Runs = Dict[Tuple[int, str], per_image.PerImage]  # (seed, row) -> result
@@ -111,14 +112,6 @@ def compare(runs: Runs, row_names: Sequence[str], baseline: str, *,
 
 
 def comparisons_json(comparisons: Dict[str, Comparison]) -> dict:
-  """The comparisons as results.json stores them."""
-  def interval(i):
-    return {"estimate": i.estimate, "low": i.low, "high": i.high,
-            "confidence": i.confidence, "samples": i.samples,
-            "images": i.images}
-  return {row: {"seeds": c.seeds, "pooled": interval(c.pooled),
-                "per_seed": {str(k): interval(i)
-                             for k, i in c.per_seed.items()},
-                "spread": {"mean": c.spread.mean, "std": c.spread.std,
-                           "values": list(c.spread.values)}}
-          for row, c in comparisons.items()}
+  """The comparisons as results.json stores them (and reads them back)."""
+  return json.loads(json.dumps({row: dataclasses.asdict(c)
+                                for row, c in comparisons.items()}))

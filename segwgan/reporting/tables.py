@@ -7,7 +7,8 @@ titles ({row name: title}, `plan.Row.title`).
 import math
 from typing import Dict, Optional, Sequence
 
-from segwgan.reporting import bootstrap
+from segwgan import variants
+from segwgan.evaluation import bootstrap
 from segwgan.reporting import paper
 from segwgan.reporting import results
 
@@ -49,7 +50,7 @@ def paper_difference(table: Optional[paper.PaperTable], row
   if not (table and row.paper_setting):
     return None
   ours, base = (table.value(row.variant.name, "miou"),
-                table.value("deeplabv3", "miou"))
+                table.value(variants.BASELINE.name, "miou"))
   return None if ours is None or base is None else ours - base
 
 
@@ -86,17 +87,18 @@ def per_seed(runs_by_split: Dict[str, results.Runs],
                   align="ll" + "r" * len(splits))
 
 
-def differences(comparisons: Dict, titles: Dict[str, str]) -> str:
+def differences(comparisons: Dict, titles: Dict[str, str],
+                confidence: float) -> str:
   """Each row - DeepLabv3 in mIoU: pooled interval, per-seed values."""
   lines = []
   for row, c in comparisons.items():
     seeds = ", ".join(f"{s}: {bootstrap.format_points(i.estimate)} "
                       f"{interval(i)}" for s, i in sorted(c.per_seed.items()))
-    lines.append([f"{titles[row]} - DeepLabv3",
+    lines.append([f"{titles[row]} - {variants.BASELINE.display_name}",
                   bootstrap.format_points(c.pooled.estimate),
                   interval(c.pooled), str(len(c.seeds)), seeds])
   return markdown(["difference (mIoU points)", "mean over seeds",
-                   "95% CI (seeds and images)", "seeds",
+                   f"{100 * confidence:g}% CI (seeds and images)", "seeds",
                    "per seed (images resampled)"], lines, align="lrrrl")
 
 

@@ -82,3 +82,20 @@ def test_perfect_prediction_scores_one_and_bad_label_is_named():
   assert metrics.pixel_accuracy(cm.matrix) == 1.0
   with pytest.raises(ValueError, match="label value 7"):
     cm.update(np.array([7]), np.array([0]))
+
+
+def test_mean_iou_of_a_stack_is_each_matrix_eq17_with_absent_classes():
+  rng = np.random.default_rng(0)
+  cms = rng.integers(0, 50, size=(5, 12, 12))
+  cms[:, 3, :] = 0  # class 3 never in the ground truth ...
+  cms[:, :, 3] = 0  # ... nor predicted: left out of the mean
+  cms[:, 5, 5] = 0  # class 5 never right: IoU 0, counted
+  for cm in cms:
+    tp = np.diag(cm).astype(float)
+    union = cm.sum(0) + cm.sum(1) - tp
+    expected = np.mean([t / u for t, u in zip(tp, union) if u > 0])
+    assert metrics.mean_iou(cm) == pytest.approx(expected)
+    assert isinstance(metrics.mean_iou(cm), float)
+  np.testing.assert_allclose(metrics.mean_iou(cms),
+                             [metrics.mean_iou(cm) for cm in cms])
+  assert np.isnan(metrics.mean_iou(np.zeros((2, 12, 12)))).all()

@@ -7,6 +7,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+from segwgan import errors
 from segwgan.configs import models
 from segwgan.modeling import pretrained
 from segwgan.modeling import segmenter
@@ -113,6 +114,13 @@ def test_download_from_file_url_and_path(tmp_path):
   source.unlink()
   assert pretrained.download(source.as_uri(), tmp_path / "out" / "0.bin",
                              digest).exists()
+
+
+def test_unreachable_url_is_a_download_error_naming_it(tmp_path):
+  url = (tmp_path / "missing.tflite").as_uri()
+  with pytest.raises(errors.DownloadError, match=f"could not download {url}"):
+    pretrained.download(url, tmp_path / "out" / "model.tflite")
+  assert not list((tmp_path / "out").iterdir())
 
 
 def test_checksum_mismatch_leaves_nothing(tmp_path):

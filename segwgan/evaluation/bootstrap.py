@@ -16,6 +16,8 @@ from typing import List, Sequence
 
 import numpy as np
 
+from segwgan.evaluation import metrics
+
 DEFAULT_SAMPLES = 10000
 DEFAULT_CONFIDENCE = 0.95
 
@@ -59,22 +61,6 @@ class Spread:
     return cls(float(np.mean(values)), std, values)
 
 
-def miou_of_sums(summed: np.ndarray) -> np.ndarray:
-  """Eq. 17 of each [..., C, C] matrix: the mean of the defined IoUs.
-
-  A class absent from both ground truth and prediction (0/0) is left out,
-  as `segwgan.evaluation.metrics.mean_iou` does.
-  """
-  summed = np.asarray(summed, np.float64)
-  tp = np.diagonal(summed, axis1=-2, axis2=-1)
-  union = summed.sum(-1) + summed.sum(-2) - tp
-  defined = union > 0
-  iou = np.where(defined, tp / np.where(defined, union, 1.0), 0.0)
-  count = defined.sum(-1)
-  with np.errstate(invalid="ignore", divide="ignore"):
-    return np.where(count > 0, iou.sum(-1) / count, np.nan)
-
-
 def resample_counts(images: int, samples: int, seed: int) -> np.ndarray:
   """[samples, images] counts: how often each image is in each resample."""
   rng = np.random.default_rng(seed)
@@ -85,7 +71,7 @@ def resample_counts(images: int, samples: int, seed: int) -> np.ndarray:
 def _resampled_miou(matrices: np.ndarray, counts: np.ndarray) -> np.ndarray:
   n, c, _ = matrices.shape
   summed = counts @ matrices.reshape(n, c * c).astype(np.float64)
-  return miou_of_sums(summed.reshape(-1, c, c))
+  return metrics.mean_iou(summed.reshape(-1, c, c))
 
 
 def _interval(estimate: float, draws: np.ndarray, confidence: float,
@@ -147,7 +133,7 @@ def _as_list(runs) -> List[np.ndarray]:
 def difference_spread(variant: Sequence[np.ndarray],
                       baseline: Sequence[np.ndarray]) -> Spread:
   """The per-seed mIoU differences (no resampling) and their mean ± std."""
-  values = [float(miou_of_sums(v.sum(0)) - miou_of_sums(b.sum(0)))
+  values = [metrics.mean_iou(v.sum(0)) - metrics.mean_iou(b.sum(0))
             for v, b in zip(_as_list(variant), _as_list(baseline))]
   return Spread.of(values)
 
