@@ -91,13 +91,15 @@ _CPP_LOGGERS = {
 # run that stopped for a reason it names (a checkpoint it could not save
 # included), and the OS refusing a file or directory: missing, not
 # writable, a file where a directory should be or the reverse, already
-# there, or, as an OSError with one of `_UNWRITABLE`'s codes, a full disk,
-# a quota or file-size limit reached, a read-only file system.
+# there, or, as an OSError with one of `_REFUSED`'s codes, a full disk, a
+# quota or file-size limit reached, a read-only file system, a name too
+# long, a symlink loop, a directory not empty.
 USER_ERRORS = (errors.UserError, callbacks.TrainingDiverged,
                callbacks.CheckpointSaveFailed, FileNotFoundError,
                PermissionError, IsADirectoryError, NotADirectoryError,
                FileExistsError)
-_UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+_REFUSED = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS,
+            errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTEMPTY)
 
 flags.DEFINE_bool("verbose", False, "Also show library logs (TensorFlow, "
                   "Model Garden) and TF's C++ INFO/WARNING lines.")
@@ -468,7 +470,7 @@ def start(main: Callable[[], object]) -> None:
 def _user_error(error: Exception) -> bool:
   """Whether `run` reports `error` as one line (see `USER_ERRORS`)."""
   return isinstance(error, USER_ERRORS) or (
-      isinstance(error, OSError) and error.errno in _UNWRITABLE)
+      isinstance(error, OSError) and error.errno in _REFUSED)
 
 
 def run(main: Callable[[], object]) -> None:

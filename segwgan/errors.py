@@ -1,8 +1,10 @@
 """The errors a user can cause and fix: tools print them as one line, exit 2.
 
-Every other exception is a bug (or an environment failure) and keeps its
-traceback (`segwgan.cli.run`). Each type is also a `ValueError`, so library
-code that checks a value may catch it as one.
+`segwgan.cli.run` prints these, and the few other stops a user can act on
+(`cli.USER_ERRORS`: a diverged training, the OS refusing a file), as one
+line; every other exception is a bug and keeps its traceback. Each type is
+also a `ValueError`, so library code that checks a value may catch it as
+one.
 """
 
 

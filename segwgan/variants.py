@@ -33,7 +33,8 @@ class GanLoss:
   critic: Callable
   clip: bool
   gradient_penalty: bool
-  preset: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  preset: Mapping[str, Any] = dataclasses.field(default_factory=dict,
+                                                compare=False)
 
   @property
   def wasserstein(self) -> bool:

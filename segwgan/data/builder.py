@@ -30,10 +30,12 @@ import pathlib
 from typing import Mapping, Optional
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
+from segwgan import errors
 from segwgan.data import decode
 from segwgan.data import layout
 from segwgan.data import validate
@@ -194,8 +196,17 @@ def prepare(builder_cls, config: SourceConfig, tfds_dir: Optional[str],
   with open(lock_path, "a") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     builder = builder_cls(data_dir=tfds_dir, config=config)  # Re-read.
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(
-            manual_dir=os.fspath(source_dir) if source_dir else None,
-            try_download_gcs=False))
+    try:
+      builder.download_and_prepare(
+          download_config=tfds.download.DownloadConfig(
+              manual_dir=os.fspath(source_dir) if source_dir else None,
+              try_download_gcs=False))
+    except (OSError, tf.errors.OpError) as e:
+      # A failed download: requests' errors (OSErrors without errno) or, for
+      # a file:// URL, TF's; local file errors keep their own type.
+      if source_dir or getattr(e, "errno", None) is not None:
+        raise
+      raise errors.DownloadError(
+          f"could not download {config.name}'s archives ({e}); download "
+          "them by hand and pass --data_dir") from None
   return builder

@@ -23,6 +23,7 @@ from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as offic
 from cityscapesscripts.helpers import labels as cs_labels
 from PIL import Image
 
+from segwgan import errors
 from segwgan import labels as labels_lib
 
 LABEL_IDS_SUFFIX = "_gtFine_labelIds.png"
@@ -57,8 +58,8 @@ def frame_id(name: str) -> str:
   """'<city>_<seq>_<frame>' of a Cityscapes file name or example id."""
   match = _FRAME.match(pathlib.Path(name).name)
   if not match:
-    raise ValueError(f"{name!r} is not a Cityscapes name "
-                     "(<city>_<seq>_<frame>...)")
+    raise errors.UserError(f"{name!r} is not a Cityscapes name "
+                           "(<city>_<seq>_<frame>...)")
   return match.group(0)
 
 
@@ -113,10 +114,18 @@ def _check_pair(prediction, ground_truth) -> None:
   for path in (prediction, ground_truth, instances):
     if not pathlib.Path(path).is_file():
       raise FileNotFoundError(f"Cityscapes evaluation: no file {path}")
-  with Image.open(prediction) as p, Image.open(ground_truth) as g:
-    if p.size != g.size:
-      raise ValueError(f"prediction {prediction} is {p.size[0]}x{p.size[1]}, "
-                       f"ground truth {ground_truth} {g.size[0]}x{g.size[1]}")
+  sizes = []
+  for path in (prediction, ground_truth):
+    try:
+      with Image.open(path) as image:
+        sizes.append(image.size)
+    except OSError as e:
+      raise errors.UserError(f"Cityscapes evaluation: {path} is not a "
+                             f"readable image ({e})") from None
+  if sizes[0] != sizes[1]:
+    raise errors.UserError(
+        f"prediction {prediction} is {sizes[0][0]}x{sizes[0][1]}, ground "
+        f"truth {ground_truth} {sizes[1][0]}x{sizes[1][1]}")
 
 
 def _evaluated(scores: dict, names: Iterable[str]) -> dict:
@@ -128,11 +137,12 @@ def evaluate(pairs: Iterable[Tuple[str, str]]) -> Scores:
 
   Raises:
     FileNotFoundError: a prediction, labelIds or instanceIds file is missing.
-    ValueError: sizes differ, or the evaluator refused the files.
+    UserError: sizes differ, or the evaluator refused or could not read the
+      files.
   """
   pairs = [(str(p), str(g)) for p, g in pairs]
   if not pairs:
-    raise ValueError("Cityscapes evaluation needs at least one image")
+    raise errors.UserError("Cityscapes evaluation needs at least one image")
   for prediction, ground_truth in pairs:
     _check_pair(prediction, ground_truth)
   args = official.CArgs()
@@ -147,8 +157,11 @@ def evaluate(pairs: Iterable[Tuple[str, str]]) -> Scores:
       result = official.evaluateImgLists([p for p, _ in pairs],
                                          [g for _, g in pairs], args)
   except SystemExit:
-    raise ValueError("cityscapesscripts: " + output.getvalue().strip()
-                     ) from None
+    raise errors.UserError("cityscapesscripts: " + output.getvalue().strip()
+                           ) from None
+  except OSError as e:  # e.g. an instanceIds PNG PIL cannot read
+    raise errors.UserError(f"cityscapesscripts could not read a file: {e}"
+                           ) from None
   classes = labels_lib.CITYSCAPES.class_names
   categories = [c for c, members in cs_labels.category2labels.items()
                 if not all(label.ignoreInEval for label in members)]

@@ -2,7 +2,8 @@
 
 * Where the files are: `TFLITE_FILES` (official URLs, sha256) and
   `MODEL_GARDEN_CHECKPOINTS`; `download` / `download_checkpoint` copy them
-  (atomically, checksum verified).
+  (atomically, checksum verified); `resolve_init` maps a preset's default
+  starting checkpoint to the converted copy of its file (`PRESET_TFLITE`).
 * `convert_tflite` loads a TFLite DeepLabv3-MobileNetV2 (or a TF-slim
   MobileNetV2 ImageNet classifier, backbone only) into a `Segmenter` built
   from the matching `tf_deeplab_mnv2_*` preset; `save_checkpoint` writes it
@@ -19,6 +20,7 @@ concatenates ASPP branches as [image_pooling, aspp0], the Model Garden as
 """
 import dataclasses
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -133,16 +135,31 @@ def sha256_of(path) -> str:
   return digest.hexdigest()
 
 
+_NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException,
+                   ConnectionError, TimeoutError)
+
+
+def _download_error(source: str, error: Exception) -> errors.DownloadError:
+  return errors.DownloadError(
+      f'could not download {source}: {getattr(error, "reason", error)}; '
+      'without a network, copy the file and pass its local path')
+
+
 def _open(source: str):
   if _URL.match(source):
     try:
       # pylint: disable-next=consider-using-with
       return urllib.request.urlopen(source, timeout=60)
-    except (urllib.error.URLError, TimeoutError) as e:
-      raise errors.DownloadError(
-          f'could not download {source}: {getattr(e, "reason", e)}; without '
-          'a network, copy the file and pass its local path') from None
+    except _NETWORK_ERRORS as e:
+      raise _download_error(source, e) from None
   return tf.io.gfile.GFile(source, 'rb')
+
+
+def _read(src, source: str) -> bytes:
+  try:
+    return src.read(_CHUNK)
+  except _NETWORK_ERRORS as e:
+    raise _download_error(source, e) from None
 
 
 def _check_free(path, overwrite: bool = False) -> None:
@@ -156,8 +173,9 @@ def download(source: str, path, sha256: str = '') -> pathlib.Path:
   An existing `path` with the right checksum is kept as is.
 
   Raises:
-    ValueError: the copied bytes do not have the expected sha256 (nothing
-      is left at `path`).
+    ModelError: the copied bytes do not have the expected sha256.
+    DownloadError: the network failed (in both cases nothing is left at
+      `path`).
   """
   path = pathlib.Path(path)
   if sha256 and path.exists() and sha256_of(path) == sha256:
@@ -167,7 +185,7 @@ def download(source: str, path, sha256: str = '') -> pathlib.Path:
   try:
     digest = hashlib.sha256()
     with os.fdopen(fd, 'wb') as out, _open(source) as src:
-      for chunk in iter(lambda: src.read(_CHUNK), b''):
+      for chunk in iter(lambda: _read(src, source), b''):
         digest.update(chunk)
         out.write(chunk)
     if sha256 and digest.hexdigest() != sha256:

@@ -289,4 +289,8 @@ def load(export_dir):
                             "--native_dilations (re-export without it to run "
                             f"here): {folded.ONEDNN_HINT}")
   info = checkpoints.ModelInfo.from_json(info_path.read_text())
-  return tf.saved_model.load(str(export_dir)), info
+  try:
+    return tf.saved_model.load(str(export_dir)), info
+  except (OSError, tf.errors.OpError) as e:
+    raise errors.ModelError(f"{export_dir}: cannot load the SavedModel "
+                            f"({e})") from None

@@ -47,7 +47,7 @@ def wrap_optimizer(optimizer, precision: str):
 
 def get_strategy(name: str) -> tf.distribute.Strategy:
   """default | mirrored (all local devices) | multi_worker (TF_CONFIG); a
-  FlagError for another name."""
+  FlagError for another name or a bad TF_CONFIG."""
   if name not in STRATEGIES:
     raise errors.FlagError(f"--strategy must be one of {list(STRATEGIES)}, "
                            f"got {name!r}")
@@ -55,7 +55,11 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
   if name == "mirrored":
     return tf.distribute.MirroredStrategy()
-  return distribute_utils.get_distribution_strategy("multi_worker_mirrored")
+  try:
+    return distribute_utils.get_distribution_strategy("multi_worker_mirrored")
+  except ValueError as e:  # e.g. TF_CONFIG that is not valid JSON
+    raise errors.FlagError(f"multi_worker needs a valid TF_CONFIG: {e}"
+                           ) from None
 
 
 def input_options(strategy: tf.distribute.Strategy

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import datacopies
+from segwgan import errors
 from segwgan.data import ade20k
 from segwgan.data import cmp_facades
 from segwgan.data import pascal_voc2012
@@ -119,3 +120,12 @@ def test_ade_zip(shared_data, tmp_path, monkeypatch):
                                 "ADEchallenge/ADEChallengeData2016.zip"})])
 def test_official_urls(builder, urls):
   assert builder.URLS == urls
+
+
+def test_an_unreachable_archive_is_a_download_error(tmp_path, monkeypatch):
+  missing = (tmp_path / "iccv09Data.tar.gz").as_uri()
+  monkeypatch.setattr(stanford_background.StanfordBackground, "URLS",
+                      {"iccv09Data": missing})
+  with pytest.raises(errors.DownloadError, match="could not download"):
+    registry.load_raw("stanford_background", "all", source_dir=None,
+                      tfds_dir=str(tmp_path / "tfds"))

@@ -7,6 +7,7 @@ from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as offic
 from cityscapesscripts.helpers import labels as cs_labels
 from PIL import Image
 
+from segwgan import errors
 from segwgan import labels as labels_lib
 from segwgan.evaluation import cityscapes
 from segwgan.evaluation import metrics
@@ -123,7 +124,10 @@ def test_perturbed_prediction_matches_eq_17_and_numpy(sample, tmp_path):
 def test_missing_instances_and_size_mismatch_are_errors(sample, tmp_path):
   small = cityscapes.write_prediction(tmp_path / "a", FRAME,
                                       sample["train_ids"][:64])
-  with pytest.raises(ValueError, match="prediction .* is 256x64"):
+  with pytest.raises(errors.UserError, match="prediction .* is 256x64"):
+    cityscapes.evaluate([(small, sample["gt"])])
+  small.write_bytes(b"not a png")
+  with pytest.raises(errors.UserError, match=f"{small} is not a readable"):
     cityscapes.evaluate([(small, sample["gt"])])
   copy = tmp_path / "gt" / f"{FRAME}_gtFine_labelIds.png"
   copy.parent.mkdir()

@@ -1,5 +1,6 @@
 """TFLite -> Model Garden conversion, its parity on VOC, and the downloads."""
 import hashlib
+import io
 import pathlib
 
 import numpy as np
@@ -116,11 +117,50 @@ def test_download_from_file_url_and_path(tmp_path):
                              digest).exists()
 
 
-def test_unreachable_url_is_a_download_error_naming_it(tmp_path):
+def test_network_failures_are_download_errors_naming_the_url(
+    tmp_path, monkeypatch):
   url = (tmp_path / "missing.tflite").as_uri()
   with pytest.raises(errors.DownloadError, match=f"could not download {url}"):
     pretrained.download(url, tmp_path / "out" / "model.tflite")
   assert not list((tmp_path / "out").iterdir())
+
+  class Dropped(io.BytesIO):
+    def read(self, size=-1):
+      raise ConnectionResetError("reset by peer")
+
+  monkeypatch.setattr(pretrained.urllib.request, "urlopen",
+                      lambda *args, **kwargs: Dropped())
+  with pytest.raises(errors.DownloadError,
+                     match="download https://host/x.tflite: reset by peer"):
+    pretrained.download("https://host/x.tflite", tmp_path / "out" / "x")
+  assert not list((tmp_path / "out").iterdir())
+
+
+def test_resolve_init_maps_a_preset_to_its_converted_copy(tmp_path):
+  weights = tmp_path / "weights"
+  tflite = weights / "deeplabv3_mnv2_dm05_pascal_257_float" / (
+      "deeplabv3_257_mv_gpu.tflite")
+  tflite.parent.mkdir(parents=True)
+  tflite.write_bytes(b"x")
+  root = tmp_path / "out" / "pretrained"
+  dm05 = models.PRESETS["tf_deeplab_mnv2_dm05_os8"].init_checkpoint
+  converted = str(root / "tf_deeplab_mnv2_dm05_os8")
+  assert pretrained.resolve_init(dm05, root, str(weights)) == (
+      converted, str(tflite))
+  assert pretrained.resolve_init(dm05, root) == (
+      converted, "deeplabv3_mnv2_dm05_pascal_257_float")
+  with pytest.raises(FileNotFoundError,
+                     match="holds no deeplabv3_mnv2_pascal_quant.tflite"):
+    pretrained.resolve_init(
+        models.PRESETS["tf_deeplab_mnv2_os16"].init_checkpoint, root,
+        str(weights))
+  (weights / "NAME").mkdir()
+  (weights / "NAME" / "ckpt-5.index").write_bytes(b"")
+  assert pretrained.resolve_init("gs://b/p/NAME/ckpt-5", root,
+                                 str(weights)) == (
+                                     str(weights / "NAME" / "ckpt-5"), "")
+  for other in ("gs://b/p/OTHER/ckpt-1", "runs/ce", ""):
+    assert pretrained.resolve_init(other, root, str(weights)) == (other, "")
 
 
 def test_checksum_mismatch_leaves_nothing(tmp_path):

@@ -340,3 +340,13 @@ def test_export_carries_class_names_and_palette(exported):
   assert rows[0] == ["id", "name", "red", "green", "blue"]
   assert len(rows) == 22 and rows[16] == ["15", "person", "192", "128", "128"]
   assert export.load(exported)[1].labels.class_names[15] == "person"
+
+
+def test_a_corrupt_saved_model_is_a_model_error(tmp_path):
+  info = checkpoints.ModelInfo("pascal_voc2012", (127.5,) * 3, (127.5,) * 3)
+  (tmp_path / export.INFO_FILE).parent.mkdir(parents=True)
+  (tmp_path / export.INFO_FILE).write_text(info.to_json())
+  (tmp_path / "saved_model.pb").write_bytes(b"not a protobuf")
+  with pytest.raises(errors.ModelError,
+                     match=f"{tmp_path}: cannot load the SavedModel"):
+    export.load(tmp_path)

@@ -1,10 +1,12 @@
 """Resume picks the newest readable checkpoint, warning about a bad one."""
 import pathlib
 
+import pytest
 import tensorflow as tf
 from tensorflow.python.data.ops import multi_device_iterator_ops  # pylint: disable=g-direct-tensorflow-import
 import tf_keras
 
+from segwgan import errors
 from segwgan.training import runner
 
 
@@ -108,3 +110,11 @@ def test_one_cpu_replica_is_fed_the_same_batches(tmp_path, monkeypatch):
   prefetched = _fed_batches(tmp_path / "prefetched", strategy)
   assert made  # tf.distribute's default: a per-device prefetch.
   assert direct == prefetched == [4.0 * k + 1 for k in range(6)]
+
+
+def test_bad_strategy_names_and_tf_config_are_flag_errors(monkeypatch):
+  with pytest.raises(errors.FlagError, match="--strategy must be one of"):
+    runner.get_strategy("tpu")
+  monkeypatch.setenv("TF_CONFIG", "{not json")
+  with pytest.raises(errors.FlagError, match="valid TF_CONFIG"):
+    runner.get_strategy("multi_worker")
