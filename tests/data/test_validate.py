@@ -213,6 +213,14 @@ def test_cmp_label_out_of_range(cmp, tmp_path, value):
   prepare_fails("cmp_facades", cmp, tmp_path, f"label {label} has values")
 
 
+def test_cmp_rgb_label(cmp, tmp_path):
+  label = cmp / "base" / "cmp_b0002.png"
+  Image.open(label).convert("RGB").save(label)
+  raises(f"label {label} is an RGB colour image", registry.read_label,
+         "cmp_facades", label)
+  prepare_fails("cmp_facades", cmp, tmp_path, f"label {label} is an RGB")
+
+
 def test_voc_label_out_of_range_and_rgb(voc, tmp_path):
   label = voc_file(voc, "SegmentationClass", "2007_000032", "png")
   original = label.read_bytes()

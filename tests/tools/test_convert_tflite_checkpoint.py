@@ -2,10 +2,10 @@
 import json
 import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
+
+import toolrunner
 from segwgan.configs import models
 from segwgan.modeling import pretrained
 from segwgan.modeling import segmenter
@@ -17,9 +17,7 @@ FLOAT = "deeplabv3_mnv2_dm05_pascal_257_float/deeplabv3_257_mv_gpu.tflite"
 
 def _run(*args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, str(TOOL), *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300,
-                        check=False)
+  return toolrunner.run(TOOL, *args, cwd=REPO, env=env, timeout=300)
 
 
 def test_converts_to_a_restorable_checkpoint(shared_weights, tmp_path):

@@ -6,8 +6,6 @@ import os
 import pathlib
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import cmp_base_copy
+import toolrunner
 from segwgan.configs import overrides
 from segwgan.data import registry
 from segwgan.evaluation import metrics
@@ -28,10 +27,8 @@ IMAGES = 16
 
 def evaluate_tool(*args):
   env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-  return subprocess.run(
-      [sys.executable, str(REPO / "tools" / "evaluate.py"), *args],
-      capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
-      check=False)
+  return toolrunner.run(REPO / "tools" / "evaluate.py", *args, cwd=REPO,
+                        env=env)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import textwrap
 import pytest
 import tensorflow as tf
 
+import toolrunner
 from segwgan import cli
 from segwgan import errors
 from segwgan.configs import overrides
@@ -41,9 +42,7 @@ def check(tmp_path, override):
 
 
 def tool(name, *args):
-  return subprocess.run([sys.executable, str(REPO / "tools" / name), *args],
-                        capture_output=True, text=True, cwd=REPO, timeout=300,
-                        check=False)
+  return toolrunner.run(REPO / "tools" / name, *args, cwd=REPO, timeout=300)
 
 
 def test_batch_not_divisible_by_replicas_is_refused(tmp_path):

@@ -2,11 +2,11 @@
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
+
+import toolrunner
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TOOL = REPO / "tools" / "inspect_data.py"
@@ -14,9 +14,7 @@ TOOL = REPO / "tools" / "inspect_data.py"
 
 def run(*args):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, str(TOOL), *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300,
-                        check=False)
+  return toolrunner.run(TOOL, *args, cwd=REPO, env=env, timeout=300)
 
 
 @pytest.mark.parametrize("name,folder,split,lines", [

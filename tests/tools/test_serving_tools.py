@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import toolrunner
 from segwgan import labels
 from segwgan.evaluation import metrics
 
@@ -24,9 +25,7 @@ def tool(name, *args, onednn=None):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   if onednn is not None:
     env["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn else "0"
-  return subprocess.run([sys.executable, str(REPO / "tools" / name), *args],
-                        cwd=REPO, env=env, capture_output=True, text=True,
-                        timeout=600, check=False)
+  return toolrunner.run(REPO / "tools" / name, *args, cwd=REPO, env=env)
 
 
 def tree_digest(root: pathlib.Path) -> str:

@@ -5,13 +5,12 @@ writes checkpoints, params.yaml and TensorBoard events with the named scalars;
 running a finished stage-2 command again resumes and trains nothing.
 """
 import pathlib
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
 
 from conftest import cmp_base_copy
+import toolrunner
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHORT = ("{trainer: {train_steps: 2, checkpoint_interval: 1, "
@@ -24,9 +23,7 @@ SEG_SMALL = ", init_checkpoint: ''"
 
 
 def tool(name, *args):
-  result = subprocess.run(
-      [sys.executable, str(REPO / "tools" / name), *args],
-      capture_output=True, text=True, cwd=REPO, timeout=600)
+  result = toolrunner.run(REPO / "tools" / name, *args, cwd=REPO)
   assert result.returncode == 0, result.stderr[-4000:]
   return result
 
@@ -108,13 +105,11 @@ def test_stage2_variants_write_checkpoints_and_scalars(workdir, stage1_runs,
 
 
 def test_variant_must_match_the_stage1_loss(workdir, stage1_runs):
-  result = subprocess.run(
-      [sys.executable, str(REPO / "tools" / "train_seg.py"),
-       "--experiment=stage2_cmp_facades_cpu", "--variant=segwgan",
-       f"--gan_model_dir={stage1_runs['gan']}",
-       *common(workdir, workdir / "mismatch"),
-       f"--params_override={SHORT % SEG_SMALL}"],
-      capture_output=True, text=True, cwd=REPO, timeout=600)
+  result = toolrunner.run(
+      REPO / "tools" / "train_seg.py", "--experiment=stage2_cmp_facades_cpu",
+      "--variant=segwgan", f"--gan_model_dir={stage1_runs['gan']}",
+      *common(workdir, workdir / "mismatch"),
+      f"--params_override={SHORT % SEG_SMALL}", cwd=REPO)
   assert result.returncode == 2
   assert "gan_loss='gan'" in result.stderr
   assert "Traceback" not in result.stderr
