@@ -139,27 +139,11 @@ _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException,
                    ConnectionError, TimeoutError)
 
 
-def _download_error(source: str, error: Exception) -> errors.DownloadError:
-  return errors.DownloadError(
-      f'could not download {source}: {getattr(error, "reason", error)}; '
-      'without a network, copy the file and pass its local path')
-
-
 def _open(source: str):
   if _URL.match(source):
-    try:
-      # pylint: disable-next=consider-using-with
-      return urllib.request.urlopen(source, timeout=60)
-    except _NETWORK_ERRORS as e:
-      raise _download_error(source, e) from None
+    # pylint: disable-next=consider-using-with
+    return urllib.request.urlopen(source, timeout=60)
   return tf.io.gfile.GFile(source, 'rb')
-
-
-def _read(src, source: str) -> bytes:
-  try:
-    return src.read(_CHUNK)
-  except _NETWORK_ERRORS as e:
-    raise _download_error(source, e) from None
 
 
 def _check_free(path, overwrite: bool = False) -> None:
@@ -185,7 +169,7 @@ def download(source: str, path, sha256: str = '') -> pathlib.Path:
   try:
     digest = hashlib.sha256()
     with os.fdopen(fd, 'wb') as out, _open(source) as src:
-      for chunk in iter(lambda: _read(src, source), b''):
+      for chunk in iter(lambda: src.read(_CHUNK), b''):
         digest.update(chunk)
         out.write(chunk)
     if sha256 and digest.hexdigest() != sha256:
@@ -193,6 +177,11 @@ def download(source: str, path, sha256: str = '') -> pathlib.Path:
           f'checksum mismatch for {source}: sha256 '
           f'{digest.hexdigest()}, expected {sha256}')
     os.replace(tmp, path)
+  except _NETWORK_ERRORS as e:  # opening or reading a URL
+    pathlib.Path(tmp).unlink(missing_ok=True)
+    raise errors.DownloadError(
+        f'could not download {source}: {getattr(e, "reason", e)}; without '
+        'a network, copy the file and pass its local path') from None
   except BaseException:
     pathlib.Path(tmp).unlink(missing_ok=True)
     raise
